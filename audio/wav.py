@@ -1,0 +1,209 @@
+"""WAV files in any common encoding -> 16 kHz mono int16, and a file/array ``AudioSource``.
+
+Python's ``wave`` module only reads integer PCM, so this module parses the RIFF chunks itself:
+integer PCM (8-bit unsigned, 16/24/32-bit signed), IEEE float (32/64-bit), ``WAVE_FORMAT_EXTENSIBLE``
+wrapping either, any channel count (mixed down to mono) and any rate (resampled with soxr).
+Anything else (empty, truncated, not audio, an unsupported codec) raises ``AudioFormatError``
+with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import struct
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+
+from audio.errors import AudioFormatError
+from audio.protocols import SAMPLE_RATE
+
+PCM = 0x0001
+IEEE_FLOAT = 0x0003
+EXTENSIBLE = 0xFFFE
+_UNKNOWN_SIZE = 0xFFFFFFFF
+_STREAMED_SIZE = 0x7FFF0000
+"""A data size this large is a placeholder from a writer that streamed to a pipe (espeak-ng: 0x7ffff000)."""
+
+
+@dataclass(frozen=True)
+class WavFormat:
+    """What the ``fmt `` chunk of a WAV file says."""
+
+    format_tag: int
+    channels: int
+    rate: int
+    bits: int
+    block_align: int
+
+
+def _fail(path: str | Path, why: str) -> AudioFormatError:
+    return AudioFormatError(f"cannot read audio file {path}: {why}")
+
+
+def _parse_fmt(body: bytes, path: str | Path) -> WavFormat:
+    if len(body) < 16:
+        raise _fail(path, f"fmt chunk too short ({len(body)} bytes)")
+    tag, channels, rate, _byte_rate, block_align, bits = struct.unpack_from("<HHIIHH", body, 0)
+    if tag == EXTENSIBLE:
+        if len(body) < 40:
+            raise _fail(path, "WAVE_FORMAT_EXTENSIBLE fmt chunk too short")
+        _cb, valid_bits, _mask = struct.unpack_from("<HHI", body, 16)
+        tag = struct.unpack_from("<H", body, 24)[0]  # first two bytes of the sub-format GUID
+        del valid_bits  # the container size (bits) decides how samples are stored
+    if channels < 1:
+        raise _fail(path, "no channels")
+    if rate < 1:
+        raise _fail(path, "sample rate is 0")
+    if tag not in (PCM, IEEE_FLOAT):
+        raise _fail(path, f"unsupported WAV encoding (format tag 0x{tag:04x}); use PCM or float")
+    if (tag == PCM and bits not in (8, 16, 24, 32)) or (tag == IEEE_FLOAT and bits not in (32, 64)):
+        kind = "integer" if tag == PCM else "float"
+        raise _fail(path, f"unsupported sample size: {bits}-bit {kind}")
+    expected_align = channels * bits // 8
+    if block_align != expected_align:
+        block_align = expected_align  # some writers get this field wrong; the sample size is what counts
+    return WavFormat(tag, channels, rate, bits, block_align)
+
+
+def parse_wav(data: bytes, path: str | Path = "<bytes>") -> tuple[WavFormat, bytes]:
+    """Split the bytes of a WAV file into its format and its raw sample bytes (AudioFormatError)."""
+    if not data:
+        raise _fail(path, "the file is empty")
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+        raise _fail(path, "not a WAV file (no RIFF/WAVE header)")
+    rf64_data_size: int | None = None
+    fmt: WavFormat | None = None
+    samples: bytes | None = None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body_start = pos + 8
+        if cid == b"ds64" and len(data) >= body_start + 16:
+            rf64_data_size = struct.unpack_from("<Q", data, body_start + 8)[0]
+        if cid == b"data":
+            if fmt is None:
+                raise _fail(path, "data chunk before fmt chunk")
+            if size == _UNKNOWN_SIZE and rf64_data_size is not None:
+                size = rf64_data_size
+            available = len(data) - body_start
+            if size >= _STREAMED_SIZE:  # a streaming writer never went back to fill in the size
+                size = available
+            if size > available:
+                raise _fail(path, f"truncated: data chunk declares {size} bytes, only {available} present")
+            samples = data[body_start:body_start + size]
+            break
+        if body_start + size > len(data):
+            raise _fail(path, f"truncated in the {cid.decode('latin-1')!r} chunk")
+        if cid == b"fmt ":
+            fmt = _parse_fmt(data[body_start:body_start + size], path)
+        pos = body_start + size + (size & 1)
+    if fmt is None:
+        raise _fail(path, "no fmt chunk (truncated header?)")
+    if samples is None:
+        raise _fail(path, "no data chunk (header only?)")
+    usable = len(samples) - len(samples) % fmt.block_align
+    if usable == 0:
+        raise _fail(path, "no audio samples")
+    return fmt, samples[:usable]
+
+
+def decode_samples(fmt: WavFormat, raw: bytes) -> np.ndarray:
+    """Raw sample bytes -> float32 array of shape (frames, channels), full scale at +-1."""
+    if fmt.format_tag == IEEE_FLOAT:
+        x = np.frombuffer(raw, dtype="<f4" if fmt.bits == 32 else "<f8").astype(np.float32)
+        x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+    elif fmt.bits == 8:
+        x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif fmt.bits == 16:
+        x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    elif fmt.bits == 24:
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        x = v.astype(np.float32) / float(1 << 23)
+    else:
+        x = (np.frombuffer(raw, dtype="<i4").astype(np.float64) / float(1 << 31)).astype(np.float32)
+    return x.reshape(-1, fmt.channels)
+
+
+def to_mono_16k(frames: np.ndarray, rate: int) -> np.ndarray:
+    """float (frames[, channels]) at ``rate`` -> int16 mono at 16 kHz (mixdown, soxr resampling, clipping)."""
+    x = np.asarray(frames, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if rate != SAMPLE_RATE and x.size:
+        x = soxr.resample(x, rate, SAMPLE_RATE, quality="HQ")
+    return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """Read any PCM/float WAV file as 16 kHz mono int16 samples (AudioFormatError naming the file)."""
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise _fail(path, "it is a folder") from None
+    except OSError as exc:
+        raise _fail(path, exc.strerror or str(exc)) from None
+    fmt, raw = parse_wav(data, path)
+    return to_mono_16k(decode_samples(fmt, raw), fmt.rate)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    """Write int16 samples (mono, or shape (frames, channels)) as a 16-bit PCM WAV file; returns the path."""
+    arr = np.asarray(samples)
+    if arr.dtype != np.int16:
+        if np.issubdtype(arr.dtype, np.floating):
+            arr = np.clip(np.round(arr * 32767.0), -32768, 32767)
+        arr = arr.astype(np.int16)
+    channels = 1 if arr.ndim == 1 else arr.shape[1]
+    out = Path(path)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(arr.astype("<i2").tobytes())
+    return out
+
+
+class WavSource:
+    """An ``AudioSource`` over a WAV file or an int16 16 kHz array, in chunks of ``chunk_ms``.
+
+    Chunks come as fast as they are read (no real-time pacing); ``trailing_silence_s`` appends
+    silence so an engine's endpointer sees the end of the last utterance, like a quiet room would.
+    """
+
+    def __init__(self, source: str | Path | np.ndarray, chunk_ms: int = 40, trailing_silence_s: float = 0.0):
+        if not 10 <= chunk_ms <= 1000:
+            raise ValueError(f"chunk_ms must be 10-1000, got {chunk_ms}")
+        if isinstance(source, np.ndarray):
+            self.samples = np.ascontiguousarray(source, dtype=np.int16).reshape(-1)
+            self.name = "<array>"
+        else:
+            self.samples = read_wav(source)
+            self.name = str(source)
+        if trailing_silence_s > 0:
+            pad = np.zeros(int(trailing_silence_s * SAMPLE_RATE), dtype=np.int16)
+            self.samples = np.concatenate([self.samples, pad])
+        self.chunk_samples = SAMPLE_RATE * chunk_ms // 1000
+        self._closed = False
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the audio in seconds."""
+        return len(self.samples) / SAMPLE_RATE
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield s16le chunks until the end of the audio or until ``close()``."""
+        n = self.chunk_samples
+        for start in range(0, len(self.samples), n):
+            if self._closed:
+                return
+            yield self.samples[start:start + n].astype("<i2").tobytes()
+
+    def close(self) -> None:
+        """Stop yielding chunks."""
+        self._closed = True
