@@ -190,8 +190,8 @@ def test_a_truncated_last_line_is_tolerated_and_resume_starts_a_clean_line(tmp_p
     j = Journal.open(tmp_path, wall=Wall())
     run_session(j, steps=("warm_up", "kneading", "long_strokes"))
     sid = j.session_id
-    j._fd and os.close(j._fd)  # simulate a crash: no closing line  # noqa: SIM108
     whole = j.path.read_bytes()
+    j.close()  # then put back the file as it was before the closing line: a crash
     j.path.write_bytes(whole + b'{"seq": 99, "wall": "2025-11-2')  # half a line, as a kill mid-write
     assert read_journal(j.path).damaged == 1
     (summary,) = load_sessions(tmp_path)
