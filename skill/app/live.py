@@ -1,0 +1,366 @@
+"""The live loop: audio source -> recognizer -> matcher -> echo guard -> session -> speaker.
+
+``Coach`` carries out the session's actions (speak, set the voice, end) and keeps the journal's snapshot
+current; the typed-command mode and the demo use it too. ``LiveLoop`` feeds audio chunks to the recognizer
+(from a reader thread for a microphone, or directly for a scripted source with an audio-time clock), turns
+each utterance into an intent, asks the echo guard whether it may be acted on, and calls ``session.tick()``
+at least every ``tick_s`` seconds so holds and pacing prompts fire on time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from audio.protocols import Hypothesis
+from intents.types import UNKNOWN, Intent
+from skill.actions import Action, EndSession, Say, SetVoice
+from skill.app.messages import msg
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One utterance the recognizer committed, what it meant and what the loop did with it."""
+
+    text: str
+    intent: Intent | None
+    allowed: bool
+    at: float
+    """Clock time when it was handled."""
+    end_s: float
+    """Stream time (seconds of audio fed) when the recognizer produced it."""
+    early: bool
+    decode_s: float
+    """Wall time the recognizer spent on the chunk that produced it."""
+
+
+class Coach:
+    """Carries out a session's actions: speaks (urgent ones cut off current speech), applies voice changes,
+    notices the end; after each batch stores the session's snapshot in the journal."""
+
+    def __init__(self, session: Any, speaker: Any, journal: Any = None,
+                 on_say: Callable[[str, bool], None] | None = None, out: TextIO | None = None) -> None:
+        self.session = session
+        self.speaker = speaker
+        self.journal = journal
+        self.out = out
+        self.on_say = on_say if on_say is not None else self._print_say
+        self.summary: str | None = None
+        self.finished = False
+
+    def _print_say(self, text: str, urgent: bool) -> None:
+        print(msg("coach_line", text=text), file=self.out or sys.stdout, flush=True)
+
+    def begin(self) -> list[Action]:
+        """Open the conversation: a resumed session says where it picks up; a new one waits for "start"
+        (the routine's ``ready`` line), so the greeting comes when the user is there to hear it."""
+        if getattr(self.session, "state", "new") != "new":
+            return self.perform(self.session.begin())
+        self.say(self.session.routine.phrase("ready"))
+        return []
+
+    def handle(self, intent: Intent) -> list[Action]:
+        """Give the session one intent and carry out its answer."""
+        return self.perform(self.session.handle(intent))
+
+    def tick(self) -> list[Action]:
+        """Let due timers and pacing prompts fire."""
+        actions = self.session.tick()
+        return self.perform(actions) if actions else []
+
+    def perform(self, actions: list[Action]) -> list[Action]:
+        """Carry out ``actions`` in order; returns them (for logs and tests)."""
+        for action in actions:
+            if isinstance(action, Say):
+                self.say(action.text, action.urgent)
+            elif isinstance(action, SetVoice):
+                self.speaker.set_voice(action.rate, action.volume)
+            elif isinstance(action, EndSession):
+                self.finished = True
+                self.summary = action.summary
+        if actions and self.journal is not None:
+            self.journal.snapshot(self.session.snapshot())
+        return actions
+
+    def say(self, text: str, urgent: bool = False) -> None:
+        """Print and speak ``text``; urgent text stops current speech first."""
+        self.on_say(text, urgent)
+        if urgent and self.speaker.speaking():
+            self.speaker.stop()
+        self.speaker.say(text)
+
+
+class _Reader:
+    """Reads an audio source in a daemon thread into a queue (``None`` marks the end of the source)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=500)
+        self.thread = threading.Thread(target=self._run, name="mic-reader", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for chunk in self.source.chunks():
+                self.queue.put(chunk)
+        except BaseException as exc:  # handed to the loop, which re-raises it there
+            self.queue.put(exc)
+            return
+        self.queue.put(None)
+
+
+class LiveLoop:
+    """Runs until the session ends, the source ends or the user interrupts.
+
+    ``threaded`` reads the source in a thread (a microphone, so ticks go on when it stalls); a scripted
+    source whose chunks drive the clock is read directly. ``status`` (optional) returns the microphone's
+    state, ``"ok"`` or ``"lost"``; changes are said and printed, the session state is kept.
+    """
+
+    def __init__(self, coach: Coach, source: Any, recognizer: Any, matcher: Any, clock: Any,
+                 guard: Any = None, journal: Any = None, tick_s: float = 0.1, threaded: bool = True,
+                 on_heard: Callable[[Heard], None] | None = None,
+                 status: Callable[[], str] | None = None) -> None:
+        self.coach = coach
+        self.source = source
+        self.recognizer = recognizer
+        self.matcher = matcher
+        self.clock = clock
+        self.guard = guard
+        self.journal = journal
+        self.tick_s = tick_s
+        self.threaded = threaded
+        self.on_heard = on_heard
+        self.status = status
+        self.heard: list[Heard] = []
+        self._was_speaking = False
+        self._mic_state = "ok"
+        self._last_tick = float("-inf")
+
+    # ------------------------------------------------------------------------------------ main loop
+    def run(self) -> None:
+        """Feed audio until the session is finished or the source ends (then flush the recognizer)."""
+        for chunk in self._chunks():
+            if chunk:
+                t0 = time.perf_counter()
+                hyp = self.recognizer.accept(chunk)
+                if hyp is not None:
+                    self._on_hypothesis(hyp, time.perf_counter() - t0)
+            self._after_chunk()
+            if self.coach.finished:
+                return
+        hyp = self.recognizer.flush()
+        if hyp is not None and not self.coach.finished:
+            self._on_hypothesis(hyp, 0.0)
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The source's chunks; from a reader thread, with an empty chunk every ``tick_s`` when it stalls."""
+        if not self.threaded:
+            yield from self.source.chunks()
+            return
+        reader = _Reader(self.source)
+        while True:
+            try:
+                item = reader.queue.get(timeout=self.tick_s)
+            except queue.Empty:
+                yield b""
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _after_chunk(self) -> None:
+        """Speech-end bookkeeping, microphone status and timers, after every chunk (or idle tick)."""
+        speaking = bool(self.coach.speaker.speaking())
+        if self._was_speaking and not speaking:
+            # the tail of the coach's own voice must not merge into the next utterance
+            self.recognizer.reset()
+        self._was_speaking = speaking
+        if self.status is not None:
+            self._check_mic()
+        now = self.clock.now()
+        if now - self._last_tick >= self.tick_s or not self.threaded:
+            self._last_tick = now
+            self.coach.tick()
+
+    def _check_mic(self) -> None:
+        assert self.status is not None
+        state = self.status()
+        if state == self._mic_state:
+            return
+        self._mic_state = state
+        key = "mic_lost" if state == "lost" else "mic_back"
+        if self.journal is not None:
+            self.journal.record(key)
+        if state != "lost":
+            self.recognizer.reset()
+        self.coach.say(msg(key), urgent=state == "lost")
+
+    # ------------------------------------------------------------------------------------ utterances
+    def _on_hypothesis(self, hyp: Hypothesis, decode_s: float) -> None:
+        text = " ".join(hyp.text.split())
+        if not [w for w in text.split() if w != "[unk]"]:
+            return  # noise or only out-of-grammar sounds: nothing was said to the coach
+        conf = hyp.confidences or None
+        intent = self.matcher.match(text, conf)
+        name = intent.name if intent is not None else UNKNOWN
+        now = self.clock.now()
+        guarding = self.guard is not None and self.guard.guarding(now)
+        allowed = self.guard.allow(name, text, now) if self.guard is not None else True
+        heard = Heard(text, intent, allowed, now, hyp.end_s, hyp.early, decode_s)
+        self.heard.append(heard)
+        if self.on_heard is not None:
+            self.on_heard(heard)
+        if self.journal is not None:
+            self.journal.record("heard", text=text, intent=name, allowed=allowed, early=hyp.early,
+                                confidence=intent.confidence if intent is not None else 0.0)
+        if not allowed:
+            return
+        if guarding and self.coach.speaker.speaking():
+            self.coach.speaker.stop()  # a barge-in: the user talked over the coach
+        self.coach.handle(intent if intent is not None else Intent.unknown(text))
+
+
+def close_quietly(*things: Any) -> None:
+    """Close each of ``things`` that is not None, ignoring errors (used on the way out)."""
+    for thing in things:
+        if thing is not None:
+            with contextlib.suppress(Exception):
+                thing.close()
+
+
+class SilentSpeaker:
+    """Says nothing: used when replies are printed anyway (typed mode without speech output)."""
+
+    def say(self, text: str) -> None:
+        """Nothing to do."""
+
+    def stop(self) -> None:
+        """Nothing to cut."""
+
+    def speaking(self) -> bool:
+        """Never."""
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Always done."""
+        return True
+
+    def set_voice(self, rate: int, volume: float) -> None:
+        """Nothing to apply it to."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def open_output(settings: Any, err: TextIO | None = None) -> tuple[Any, str]:
+    """The speaker for the settings and a short description for the banner; printed replies (with the
+    reason on stderr) when there is no speech output."""
+    from audio.tts import PrintSpeaker, open_speaker
+
+    stream = err if err is not None else sys.stderr
+    speaker, why = open_speaker(settings.speech, speak_to=settings.speak_to, rate=settings.rate,
+                                volume=settings.volume, voice=settings.voice)
+    if isinstance(speaker, PrintSpeaker):
+        if why:
+            print(msg("no_speaker", reason=why), file=stream, flush=True)
+        return SilentSpeaker(), "printed"
+    if settings.speak_to is not None:
+        return speaker, f"written to {settings.speak_to}"
+    renderer = getattr(speaker, "renderer", None)
+    return speaker, str(getattr(renderer, "name", type(speaker).__name__))
+
+
+def open_microphone(settings: Any) -> tuple[Any, str]:
+    """The microphone source and its name (DeviceError when there is none)."""
+    from audio.mic import MicrophoneSource
+
+    source = MicrophoneSource(device=settings.device)
+    name = getattr(source, "device_name", None) or getattr(source, "name", None) or settings.device
+    name = name or "default"
+    return source, str(name)
+
+
+def run_session_command(settings: Any, text: bool = False, resume: bool = False,
+                        demo_if_no_mic: bool = False, stdin: TextIO | None = None) -> int:
+    """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C."""
+    from audio.echo_guard import EchoGuard
+    from audio.errors import DeviceError
+    from skill.app import textmode
+    from skill.app.engines import build_recognizer, choose_engine, load_language
+    from skill.clock import MonotonicClock
+
+    source, mic_name = None, ""
+    if not text:
+        try:
+            source, mic_name = open_microphone(settings)
+        except (DeviceError, ImportError) as exc:
+            reason = str(exc).rstrip(".")
+            if demo_if_no_mic:
+                print(msg("no_microphone_demo", reason=reason), file=sys.stderr, flush=True)
+                from skill.app.demo import run_demo
+
+                return run_demo(settings)
+            print(msg("no_microphone_text", reason=reason), file=sys.stderr, flush=True)
+            text = True
+    language = load_language()
+    recognizer = choice = None
+    if not text:
+        choice = choose_engine(settings)
+        recognizer = build_recognizer(choice, language, verbose=settings.verbose)
+    speaker, speaker_name = open_output(settings)
+    clock = MonotonicClock()
+    opened = coach = None
+    try:
+        opened = textmode.open_session(settings, language, clock, resume=resume)
+        extras = msg("banner_journal", journal=opened.journal.path)
+        if opened.resumed:
+            extras += msg("banner_resume", session_id=opened.resumed)
+        if text:
+            banner = msg("banner_text_mode", speaker=speaker_name, extras=extras)
+        else:
+            assert choice is not None
+            banner = msg("banner", engine=choice.engine, model=choice.model or "built-in en-us",
+                         mic=mic_name, speaker=speaker_name, extras=extras)
+        print(banner, file=sys.stderr, flush=True)
+        opened.journal.record("engine", engine=choice.engine if choice else "typed",
+                              model=str(choice.model) if choice and choice.model else None,
+                              microphone=mic_name or None, speech=speaker_name)
+        coach = Coach(opened.session, speaker, opened.journal)
+        if text:
+            examples = ", ".join(f'"{e}"' for e in list(language.examples().values())[:3])
+            print(msg("text_mode_prompt", examples=examples), file=sys.stderr, flush=True)
+            coach.begin()
+            textmode.run_text(coach, language, stdin=stdin)
+        else:
+            guard = EchoGuard()
+            if hasattr(speaker, "add_listener"):
+                speaker.add_listener(guard)
+            coach.begin()
+            LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard,
+                     journal=opened.journal, status=getattr(source, "status", None)).run()
+        textmode.finish(coach, opened.journal)
+        speaker.wait(30.0)
+        return 0
+    except KeyboardInterrupt:
+        if coach is not None and opened is not None:
+            textmode.finish(coach, opened.journal, interrupted=True)
+            speaker.wait(10.0)
+        elif opened is not None:
+            opened.journal.close(None)
+        return 130
+    except BaseException as exc:
+        if opened is not None:
+            opened.journal.record("error", message=str(exc), type=type(exc).__name__)
+            opened.journal.close(coach.summary if coach is not None else None)
+        raise
+    finally:
+        close_quietly(source, speaker)
