@@ -29,7 +29,7 @@ VOICE: tuple[str, ...] = ("slower", "faster", "louder", "quieter")
 _MASSAGE = ("next", "previous", "repeat", "hold", "technique", "knot", "lighter", "firmer", "status")
 
 AVAILABLE: Mapping[str, tuple[str, ...]] = {
-    "new": ("start", "warning_signs", "stop"),
+    "new": ("start", "status", *ALWAYS),
     "safety": ("yes", "no", "repeat", "status", *VOICE, *ALWAYS),
     "declined": ("yes", "no", "repeat", "warning_signs", "status", "stop"),
     "ready": ("start", "repeat", "status", *VOICE, *ALWAYS),

@@ -144,7 +144,7 @@ class Session(Flow):
         self._unknown_run = 0
         slots = {str(k): v if isinstance(v, int | float | str) else str(v) for k, v in intent.slots.items()}
         self._emit("intent", name=name, slots=slots, confidence=intent.confidence, text=intent.text)
-        if self._state == "new" and name not in ("warning_signs", "help", "stop", "status", *dialog.VOICE):
+        if self._state == "new" and name not in (*dialog.ALWAYS, "status", "resume", *dialog.VOICE):
             if name == "start":
                 return self.begin()
             return self._reply([self._phrase("status_new"), self._phrase("not_started")])
