@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the whole loop with a scripted partner (no microphone or speaker needed)")
     d.add_argument("--out", metavar="FILE.wav", type=Path, default=Path("massage-coach-demo.wav"),
                    help="where the conversation is written (default: %(default)s)")
+    d.add_argument("--echo", type=float, default=0.0, metavar="GAIN",
+                   help="let the recognizer hear the coach's voice at this gain (0-1), like a loudspeaker "
+                        "next to the microphone, to show the echo guard at work")
 
     r = sub.add_parser("recognize", parents=[common, engine],
                        help="decode WAV files through the session's recognizer and matcher")
@@ -150,7 +153,7 @@ def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int
     if command == "demo":
         from skill.app.demo import run_demo
 
-        return run_demo(settings, out=args.out)
+        return run_demo(settings, out=args.out, echo=args.echo)
     if command == "recognize":
         from skill.app.recognize import run_recognize
 
