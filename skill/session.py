@@ -142,7 +142,8 @@ class Session(Flow):
         if name == UNKNOWN or name not in INTENT_NAMES:
             return self._unknown(intent)
         self._unknown_run = 0
-        slots = {str(k): v if isinstance(v, int | float | str) else str(v) for k, v in intent.slots.items()}
+        slots = {str(k): v if v is None or isinstance(v, int | float | str) else str(v)
+                 for k, v in intent.slots.items()}
         self._emit("intent", name=name, slots=slots, confidence=intent.confidence, text=intent.text)
         if self._state == "new" and name not in (*dialog.ALWAYS, "status", "resume", *dialog.VOICE):
             if name == "start":
