@@ -181,6 +181,17 @@ def _slot_lists(path: Path, value: object) -> dict[str, dict[str, SlotValue]]:
     return lists
 
 
+def _slot_problem(slots: Mapping[str, SlotValue]) -> str | None:
+    """What is wrong with a phrase's slot values for the skill, or None."""
+    technique = slots.get("technique")
+    if technique is not None and technique not in TECHNIQUES:
+        return f"unknown technique {technique!r} (known: {', '.join(TECHNIQUES)})"
+    seconds = slots.get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0):
+        return f"seconds must be a positive whole number, not {seconds!r}"
+    return None
+
+
 def _build(
     path: Path, intents: object, slot_lists: Mapping[str, Mapping[str, SlotValue]]
 ) -> tuple[list[Phrase], dict[str, list[str]]]:
@@ -212,6 +223,9 @@ def _build(
                 raise _fail(path, key, f"{exc} in {template!r}") from None
             for words, slots in expansions:
                 text = " ".join(words)
+                problem = _slot_problem(slots)
+                if problem:
+                    raise _fail(path, key, f"'{text}': {problem}")
                 if text in owner:
                     other_name, other_slots, other_key = owner[text]
                     if (other_name, dict(other_slots)) != (name, slots):

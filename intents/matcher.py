@@ -8,12 +8,13 @@ Matching is deliberately strict, because a command invented out of chatter is wo
 2. any ``[unk]`` (or ``<unk>``) piece means "something else was said": ``None``;
 3. the whole text must be a phrase of the catalogue (a dict lookup), or, with the filler words
    ("uh", "um", "please", "okay", "now", ...) removed from both sides, equal a phrase with its fillers
-   removed, when that stripped form means one thing only. Partial phrases and sentences that merely
-   contain command words ("the next song is nice") are ``None``;
+   removed, when that stripped form means one thing only; failing that, the same with a word repeated
+   at once collapsed ("hold it it" -> "hold it": a stutter, or the recognizer doubling a word). Partial
+   phrases and sentences that merely contain command words ("the next song is nice") are ``None``;
 4. with word confidences (one per whitespace-separated word of ``text``, as Vosk gives them), any
    non-filler word below ``min_word_confidence`` rejects the match. ``Intent.confidence`` is the lowest
    confidence of those words (1.0 without confidences), times ``filler_factor`` (0.9) when the match
-   needed filler words to be added or dropped.
+   needed filler words to be added or dropped or a repeated word collapsed.
 
 ``is_complete_command`` is the early-commit test for streaming partial results: true when the text is
 a whole phrase and no longer phrase starting with it means something else (other intent or other
@@ -121,7 +122,13 @@ class Matcher:
             return None
         meaning = self._stripped.get(" ".join(words[i] for i in kept))
         if meaning is None:
-            return None
+            # a stutter: "hold it it", "this spot is tight tight" (never an invented word, only a repeat)
+            kept = [i for n, i in enumerate(kept) if n == 0 or words[i] != words[kept[n - 1]]]
+            meaning = self._exact.get(" ".join(words[i] for i in kept)) or self._stripped.get(
+                " ".join(words[i] for i in kept)
+            )
+            if meaning is None:
+                return None
         return meaning, kept, self.filler_factor
 
     def match(self, text: str, confidences: Sequence[float] | None = None) -> Intent | None:
@@ -133,14 +140,19 @@ class Matcher:
         """
         if not isinstance(text, str) or not text.strip():
             return None
-        meaning = self._exact.get(text) if confidences is None else None
+        meaning = self._exact.get(text)
         if meaning is not None:  # fast path: recognizer output is already normalized
-            return Intent(meaning.intent, dict(meaning.slots), 1.0, text)
-        normalized = self.normalize(text)
-        if normalized is None:
-            return None
-        words, origin = normalized
-        found = self._lookup(words)
+            if not confidences:
+                return Intent(meaning.intent, dict(meaning.slots), 1.0, text)
+            words = text.split()
+            origin = list(range(len(words)))
+            found: tuple[_Meaning, list[int], float] | None = (meaning, sorted(meaning.content), 1.0)
+        else:
+            normalized = self.normalize(text)
+            if normalized is None:
+                return None
+            words, origin = normalized
+            found = self._lookup(words)
         if found is None:
             return None
         meaning, content, factor = found

@@ -7,6 +7,8 @@ program (it is close to the template syntax of the hassil/Home Assistant intent 
 - ``[please]`` — an optional part; ``[my|the]`` — optionally one of the alternatives;
 - ``{technique}`` — one spoken value of the slot list ``technique`` defined under ``slots:`` in the same
   file; the phrase then carries that slot with the list's value (``fists`` for "knuckles");
+  ``{bare_technique:technique}`` takes the values of the list ``bare_technique`` into the slot ``technique``
+  (as in hassil), so one slot can have a shorter list where a longer one would be risky;
 - marks nest: ``(hold|keep it) [for] {seconds} [seconds]``.
 
 Expansion order is deterministic: optional parts are first left out, alternatives and slot values are
@@ -38,7 +40,8 @@ class _Word:
 
 @dataclass(frozen=True)
 class _Slot:
-    name: str
+    name: str  # the slot list
+    slot: str  # the slot it fills
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,11 @@ class _Parser:
             if self.peek() != "}":
                 raise TemplateError("'{' is not closed by '}'")
             self.take()
-            if not _SLOT_NAME.fullmatch(name):
+            list_name, colon, slot = name.partition(":")
+            slot = slot if colon else list_name
+            if not _SLOT_NAME.fullmatch(list_name) or not _SLOT_NAME.fullmatch(slot):
                 raise TemplateError(f"bad slot name {{{name}}}")
-            return _Slot(name)
+            return _Slot(list_name, slot)
         if tok in ")]}|":
             raise TemplateError(f"unexpected '{tok}'")
         word = tok.lower()
@@ -124,7 +129,7 @@ def parse(template: str) -> tuple[object, ...]:
 
 
 def slot_names(tree: tuple[object, ...]) -> list[str]:
-    """The slot lists a parsed template refers to, in order of appearance."""
+    """The slot lists a parsed template refers to (not the slots they fill), in order of appearance."""
     names: list[str] = []
     for item in tree:
         if isinstance(item, _Slot):
@@ -157,7 +162,7 @@ def _expand_item(item: object, slots: Mapping[str, Mapping[str, SlotValue]]) -> 
     if isinstance(item, _Slot):
         if item.name not in slots:
             raise TemplateError(f"undefined slot list {{{item.name}}}")
-        return [(tuple(spoken.split()), {item.name: value}) for spoken, value in slots[item.name].items()]
+        return [(tuple(spoken.split()), {item.slot: value}) for spoken, value in slots[item.name].items()]
     assert isinstance(item, _Alternatives)
     out: list[Expansion] = [((), {})] if item.optional else []
     for option in item.options:

@@ -173,6 +173,10 @@ def test_unquoted_yes_no_stay_words(tmp_path: Path) -> None:
         (lambda t: t.replace("{ten: 10}", "{ten: -3}"), "slots.seconds.ten: seconds must be a positive"),
         (lambda t: t.replace("slots:", "slots:\n  technique: {feet: feet}"), "slots.technique.feet: unknown"),
         (lambda t: t.replace("slots:", "slots:\n  empty: {}"), "slots.empty: must map"),
+        (
+            lambda t: hold("['use {bare:technique}']")(t.replace("slots:", "slots:\n  bare: {feet: feet}")),
+            r"intents.hold\[0\]: 'use feet': unknown technique 'feet'",
+        ),
         (lambda t: t.replace("slots:", "intent:\n  next: [next]\nslots:"), "intent: unknown key"),
         (lambda t: t + "fillers: uh\n", "fillers: must be a list"),
         (lambda t: t + "spellings: [ok]\n", "spellings: must map"),

@@ -129,6 +129,12 @@ NEAR_MISSES = [
     # a dropped filler word (the phrase is "pause the massage please")
     ("pause the massage", "pause", {}, 0.9),
     ("next okay", "next", {}, 0.9),
+    # a repeated word (a stutter, or the recognizer doubling a word)
+    ("hold it it", "hold", {}, 0.9),
+    ("next next stroke", "next", {}, 0.9),
+    ("hold for twenty twenty seconds", "hold", {"seconds": 20}, 0.9),
+    ("um this spot is tight tight", "knot", {}, 0.9),
+    ("no no no", "no", {}, 0.9),
 ]
 
 
@@ -144,8 +150,8 @@ def test_near_misses(matcher: Matcher, text: str, intent: str, slots: dict, conf
 @pytest.mark.parametrize(
     "text",
     ["[unk] hold [unk]", "[unk]", "next [unk]", "[unk] next", "hold [unk] twenty seconds", "<unk> stop",
-     "[UNK] stop", "", "   ", "...", "um", "okay okay", "please now", "next next stroke", "hold for",
-     "hold for twenty twenty seconds", "use my", "the next", "stop the", "warning", "twenty",
+     "[UNK] stop", "", "   ", "...", "um", "okay okay", "please now", "hold for", "do do do",
+     "twenty twenty", "ow", "ow ow", "palm", "use my", "the next", "stop the", "warning", "twenty",
      "hold for seventy", "next stroke [unk]"],
 )  # fmt: skip
 def test_garbage_and_partials_are_not_understood(matcher: Matcher, text: str) -> None:

@@ -41,6 +41,12 @@ def test_slot_value_differs_from_spoken() -> None:
     assert (("use", "knuckles"), {"technique": "fists"}) in expand("use {technique}", SLOTS)
 
 
+def test_list_into_other_slot() -> None:
+    got = expand("{short:technique}", SLOTS | {"short": {"palms": "palms"}})
+    assert got == [(("palms",), {"technique": "palms"})]
+    assert slot_names(parse("{short:technique}")) == ["short"]
+
+
 def test_uppercase_is_lowered_and_duplicates_dropped() -> None:
     assert texts("(Next|next)") == ["next"]
 
@@ -51,8 +57,8 @@ def test_slot_names() -> None:
 
 @pytest.mark.parametrize(
     "template",
-    ["", "   ", "(next|stroke", "next]", "[please", "{seconds", "{}", "{bad name}", "next 20", "hello!",
-     "(next||stroke)", "()"],
+    ["", "   ", "(next|stroke", "next]", "[please", "{seconds", "{}", "{bad name}", "{a:}", "{:b}", "{a:b:c}",
+     "next 20", "hello!", "(next||stroke)", "()"],
 )  # fmt: skip
 def test_malformed_templates_raise(template: str) -> None:
     with pytest.raises(TemplateError):
