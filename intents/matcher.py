@@ -25,6 +25,7 @@ slots). So "next" and "stop" commit at once ("next stroke", "stop the massage" m
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,12 +96,13 @@ class Matcher:
                 continue
             other = self._stripped.get(stripped, meaning)
             self._stripped[stripped] = meaning if other is not None and other.key() == meaning.key() else None
+        self._max_chars = 4 * max((len(p.text) for p in catalogue.phrases), default=0) + 40
         self._complete_exact = _complete_keys(self._exact)
         self._complete_stripped = _complete_keys(self._stripped)
 
     def normalize(self, text: str) -> tuple[list[str], list[int]] | None:
         """The words to match and, for each, the index of the input word it came from; None on ``[unk]``."""
-        lowered = text.lower()
+        lowered = (text if text.isascii() else unicodedata.normalize("NFKC", text)).lower()
         if any(mark in lowered for mark in _UNK_MARKS):
             return None
         words: list[str] = []
@@ -138,7 +140,7 @@ class Matcher:
         None when the engine gives none. If their count does not fit the text, the lowest one is used
         for every word (conservative). Never raises for any string input.
         """
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text.strip() or len(text) > self._max_chars:
             return None
         meaning = self._exact.get(text)
         if meaning is not None:  # fast path: recognizer output is already normalized
@@ -158,13 +160,16 @@ class Matcher:
         meaning, content, factor = found
         confidence = factor
         if confidences:
-            confs = list(confidences)
+            try:  # NaN or a non-number counts as 0: never a reason to accept
+                confs = [0.0 if math.isnan(v) else v for v in map(float, confidences)]
+            except (TypeError, ValueError):
+                return None
             if len(confs) == len(text.split()):
                 word_confs = [confs[origin[i]] for i in content]
             else:
                 word_confs = [min(confs)]
             lowest = min(word_confs)
-            if math.isnan(lowest) or lowest < self.min_word_confidence:
+            if lowest < self.min_word_confidence:
                 return None
             confidence = max(0.0, min(1.0, lowest)) * factor
         return Intent(meaning.intent, dict(meaning.slots), confidence, text)
@@ -176,7 +181,7 @@ class Matcher:
         another intent or other slots ("hold" -> "hold for twenty seconds"). The recognizer may commit
         early on a True; on False it waits for the final result.
         """
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or not text.strip() or len(text) > self._max_chars:
             return False
         if text in self._exact:
             return text in self._complete_exact

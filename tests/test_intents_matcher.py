@@ -172,6 +172,13 @@ def test_chatter_file_mentions_command_words() -> None:
         assert phrase in text
 
 
+def test_odd_unicode_and_long_text(matcher: Matcher) -> None:
+    assert matcher.match("ｎｅｘｔ") == Intent("next", {}, 1.0, "ｎｅｘｔ")  # full-width letters
+    assert matcher.match("next " * 20_000) is None
+    assert matcher.is_complete_command("next " * 20_000) is False
+    assert matcher.match("\udcff\x00") is None
+
+
 def test_non_string_input_is_none(matcher: Matcher) -> None:
     assert matcher.match(None) is None  # type: ignore[arg-type]
     assert matcher.match(42) is None  # type: ignore[arg-type]
@@ -216,6 +223,10 @@ def test_mismatched_confidences_are_conservative(matcher: Matcher) -> None:
     assert got is not None and got.confidence == pytest.approx(0.7)
     assert matcher.match("next stroke", [0.9, 0.9, 0.1]) is None
     assert matcher.match("next stroke", [math.nan, math.nan]) is None
+    assert matcher.match("next stroke", [0.9, math.nan]) is None
+    assert matcher.match("next stroke", [0.9, "x"]) is None  # type: ignore[list-item]
+    got = matcher.match("next stroke", [math.inf, 0.9])
+    assert got is not None and got.confidence == pytest.approx(0.9)
 
 
 def test_threshold_is_configurable(cat: Catalogue) -> None:
