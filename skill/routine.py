@@ -344,6 +344,8 @@ def load_routine(path: Path | None = None, language: str = "en") -> Routine:
         raise ConfigError(f"cannot read routine file {file}: {_one_line(str(err))}") from None
     try:
         data = yaml.safe_load(source)
+    except RecursionError:
+        raise ConfigError(f"{file}: YAML syntax error: nested too deeply") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -351,6 +353,8 @@ def load_routine(path: Path | None = None, language: str = "en") -> Routine:
         raise ConfigError(f"{file}{where}: YAML syntax error: {_one_line(str(problem))}") from None
     try:
         return Routine.from_dict(data, str(file))
+    except RecursionError:
+        raise ConfigError(f"{file}: nested too deeply (or refers to itself)") from None
     except v.Invalid as err:
         line = v.line_for(v.line_map(source), err.path)
         where = f", line {line}" if line is not None else ""

@@ -6,6 +6,7 @@ known) and the key path, e.g. ``steps[3].duration_s``. Nothing here does I/O.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import string
 from collections.abc import Mapping
@@ -100,12 +101,14 @@ def line_map(source: str) -> dict[str, int]:
     lines: dict[str, int] = {}
     try:
         root = yaml.compose(source, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return lines
+    seen: set[int] = set()
 
     def walk(node: yaml.Node | None, path: str) -> None:
-        if node is None:
-            return
+        if node is None or id(node) in seen or len(seen) > 100_000:
+            return  # aliases may make the node graph cyclic
+        seen.add(id(node))
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
@@ -117,7 +120,8 @@ def line_map(source: str) -> dict[str, int]:
             for index, item in enumerate(node.value):
                 walk(item, join(path, index))
 
-    walk(root, "")
+    with contextlib.suppress(RecursionError):  # absurd nesting: report the error without a line number
+        walk(root, "")
     return lines
 
 

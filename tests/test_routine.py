@@ -180,3 +180,13 @@ def test_purity_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import time\nfrom audio.tts import PrintSpeaker\nfrom time import monotonic\n")
     assert {"time", "audio.tts", "time.monotonic"} <= _imports(bad)
+
+
+@pytest.mark.parametrize("content", [b"&a [*a]", b"x: " + b"[" * 5000, b"a: &a {b: *a}\n", b"\xff\xfe\x00",
+                                     b"steps: &s [*s]\n"])
+def test_pathological_files_give_one_line(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_routine(path)
+    _assert_one_line(err, path)
