@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from intents.types import INTENT_NAMES, TECHNIQUES, Intent
 from skill.actions import EndSession, Say, StartTimer
 from skill.dialog import STATES
+from skill.events import EVENT_KINDS
 from tests.skill_fixtures import make, routine
 
 slot_values = st.one_of(st.integers(-100, 200), st.sampled_from(TECHNIQUES), st.text(max_size=8), st.none())
@@ -54,3 +55,4 @@ def test_any_sequence_never_raises_and_always_replies(sequence: list, auto_advan
     json.dumps(session.snapshot())
     for event in events:
         json.dumps(event.data)
+        assert event.kind in EVENT_KINDS
