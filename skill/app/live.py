@@ -119,8 +119,8 @@ class LiveLoop:
     """Runs until the session ends, the source ends or the user interrupts.
 
     ``threaded`` reads the source in a thread (a microphone, so ticks go on when it stalls); a scripted
-    source whose chunks drive the clock is read directly. ``status`` (optional) returns the microphone's
-    state, ``"ok"`` or ``"lost"``; changes are said and printed, the session state is kept.
+    source whose chunks drive the clock is read directly. ``status`` (optional) returns the microphone
+    state ("lost", else "ok" or "back"); changes are said and printed, the session state is kept.
     """
 
     def __init__(self, coach: Coach, source: Any, recognizer: Any, matcher: Any, clock: Any,
@@ -193,7 +193,7 @@ class LiveLoop:
 
     def _check_mic(self) -> None:
         assert self.status is not None
-        state = self.status()
+        state = "lost" if self.status() == "lost" else "ok"
         if state == self._mic_state:
             return
         self._mic_state = state
@@ -271,7 +271,8 @@ def open_output(settings: Any, err: TextIO | None = None) -> tuple[Any, str]:
                                 volume=settings.volume, voice=settings.voice)
     if isinstance(speaker, PrintSpeaker):
         if why:
-            print(msg("no_speaker", reason=why), file=stream, flush=True)
+            reason = why.split("; printing replies instead")[0].rstrip(".")
+            print(msg("no_speaker", reason=reason), file=stream, flush=True)
         return SilentSpeaker(), "printed"
     if settings.speak_to is not None:
         return speaker, f"written to {settings.speak_to}"
@@ -346,7 +347,7 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
                 speaker.add_listener(guard)
             coach.begin()
             LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard,
-                     journal=opened.journal, status=getattr(source, "status", None)).run()
+                     journal=opened.journal, status=lambda: getattr(source, "status", "ok")).run()
         textmode.finish(coach, opened.journal)
         speaker.wait(30.0)
         return 0

@@ -1,0 +1,75 @@
+"""``massage-coach demo``: the scripted partner through the real recognizer, session and speech renderer."""
+
+from __future__ import annotations
+
+import os
+import re
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skill.app.cli import main
+from skill.app.demo import load_script
+from tests.speech_fixtures import toy_model_path
+
+TOY = toy_model_path()
+HEARD = re.compile(r"^\[\s*([\d.]+) s\] heard '([^']*)' -> (\S+)(.*)$")
+COACH = re.compile(r"^\[\s*([\d.]+) s\] coach: (.*)$")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for key in list(os.environ):
+        if key.startswith("MASSAGE_COACH_") or key == "VOSK_MODEL_PATH":
+            monkeypatch.delenv(key)
+
+
+def run_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, Path]:
+    out = tmp_path / "demo.wav"
+    assert main(["demo", "--model", str(TOY), "--speech", "espeak", "--out", str(out), *extra]) == 0
+    return capsys.readouterr().out, out
+
+
+def heard_lines(text: str) -> list[tuple[float, str, str, str]]:
+    return [(float(m[1]), m[2], m[3], m[4]) for line in text.splitlines() if (m := HEARD.match(line))]
+
+
+def coach_lines(text: str) -> list[tuple[float, str]]:
+    return [(float(m[1]), m[2]) for line in text.splitlines() if (m := COACH.match(line))]
+
+
+def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text, wav = run_demo(tmp_path, capsys)
+    script = load_script()
+    heard = heard_lines(text)
+    acted = [(at, words, intent) for at, words, intent, note in heard if "ignored" not in note]
+    assert [intent for _, _, intent in acted] == [line.expect for line in script]
+    assert f"{len(script)} of {len(script)} commands understood" in text
+    assert all("latency" in note for *_, note in heard)
+
+    # the hold ran on the audio clock: released 15 s (of audio) after it was asked for
+    hold_at = next(at for at, _, intent in acted if intent == "hold")
+    said = coach_lines(text)
+    release_at = next(at for at, line in said if line.startswith("Now slowly release"))
+    assert release_at - hold_at == pytest.approx(15.0, abs=0.1)
+    assert said[-1][1].startswith("Stopping here. In total,")
+
+    with wave.open(str(wav)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    audio_s = float(re.search(r"([\d.]+) s of audio", text)[1])  # type: ignore[index]
+    assert len(samples) / 16000 >= audio_s - 0.1
+    # the coach's replies are in the file: sound right after the first reply starts
+    first_reply = int((said[1][0] + 0.5) * 16000)
+    assert np.abs(samples[first_reply:first_reply + 8000].astype(np.int32)).max() > 1000
+
+
+def test_demo_with_echo_never_obeys_the_coach(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text, _ = run_demo(tmp_path, capsys, "--echo", "0.8")
+    script = load_script()
+    acted = [intent for _, _, intent, note in heard_lines(text) if "ignored" not in note]
+    assert acted == [line.expect for line in script]
