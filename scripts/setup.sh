@@ -11,11 +11,12 @@ declare -A wanted=(
   [libespeak-ng1]=/usr/lib/*/libespeak-ng.so.1
   [libportaudio2]=/usr/lib/*/libportaudio.so.2
   [libatomic1]=/usr/lib/*/libatomic.so.1
-  [pulseaudio]=/usr/bin/pulseaudio
+  # a PulseAudio server: pulseaudio or PipeWire's pipewire-pulse (Raspberry Pi OS desktop); never both
+  [pulseaudio]=/usr/lib/systemd/user/*pulse*.socket
   [pulseaudio-utils]=/usr/bin/pactl
   [libasound2-plugins]=/usr/lib/*/alsa-lib/libasound_module_pcm_pulse.so
   [alsa-utils]=/usr/bin/aplay
-  [python3-venv]=/usr/lib/python3*/venv/__init__.py
+  [python3-venv]=/usr/lib/python3*/ensurepip/__init__.py
 )
 missing=()
 for pkg in "${!wanted[@]}"; do
