@@ -70,13 +70,19 @@ class EnergyGate:
 
 
 class MicrophoneSource:
-    """Live PCM from an input device; ``device`` is None (default), an index or a name substring."""
+    """Live PCM from an input device; ``device`` is None (default), an index or a name substring.
+
+    ``device_rate`` forces the rate the device is opened at (resampled to 16 kHz); by default 16 kHz is
+    used when the device accepts it, else the device's default rate.
+    """
 
     def __init__(self, device: int | str | None = None, chunk_ms: int = 40, queue_max: int = 50,
-                 retry_s: float = 2.0, stall_s: float = 1.5, on_status: StatusCallback | None = None) -> None:
+                 retry_s: float = 2.0, stall_s: float = 1.5, on_status: StatusCallback | None = None,
+                 device_rate: int | None = None) -> None:
         if not 10 <= chunk_ms <= 200:
             raise DeviceError(f"chunk_ms must be between 10 and 200, not {chunk_ms}")
         self.device = device
+        self.device_rate = device_rate
         self.chunk_ms = chunk_ms
         self.chunk_bytes = SAMPLE_RATE * chunk_ms // 1000 * 2
         self.retry_s = retry_s
@@ -101,11 +107,12 @@ class MicrophoneSource:
         import sounddevice as sd
 
         info: DeviceInfo = find_device(self.device, "input")
-        rate = SAMPLE_RATE
-        try:
-            sd.check_input_settings(device=info.index, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
-        except Exception:
-            rate = int(info.default_samplerate)
+        rate = self.device_rate or SAMPLE_RATE
+        if not self.device_rate:
+            try:
+                sd.check_input_settings(device=info.index, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
+            except Exception:
+                rate = int(info.default_samplerate)
         self._resampler = None
         if rate != SAMPLE_RATE:
             import soxr

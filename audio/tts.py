@@ -199,13 +199,16 @@ class PlaybackSpeaker:
 
     def _print_fallback(self, text: str, why: str) -> None:
         stream = self.fallback_stream or sys.stderr
-        print(f"[speech failed: {why}] {text}", file=stream, flush=True)
+        print(f"[speech failed: {why}] {text}".rstrip(), file=stream, flush=True)
 
     def _event_loop(self) -> None:
         while not self._closed:
             try:
                 kind, uid, at = self.player.events.get(timeout=0.2)
             except queue.Empty:
+                if self._playing and not self.player.alive():  # the device vanished mid-sentence
+                    self._print_fallback("", "audio output stopped")
+                    self.stop()
                 continue
             with self._cond:
                 entry = self._active.get(uid) if uid is not None else None

@@ -24,9 +24,9 @@ __all__ = ["room"]  # the fixture, imported for pytest
 pytestmark = pytest.mark.room
 
 
-def child(room: Room, code: str) -> subprocess.Popen:
+def child(room: Room, code: str, *args: str) -> subprocess.Popen:
     """Run ``code`` in the room's environment with the project importable; stdout is a pipe of lines."""
-    return room.spawn([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
+    return room.spawn([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE,
                       stderr=subprocess.PIPE, text=True, cwd=REPO, env={"PYTHONPATH": str(REPO)})
 
 
@@ -45,9 +45,9 @@ def read_line(proc: subprocess.Popen, timeout: float = 20.0) -> dict:
 
 
 MIC_READS = """
-    import json, time
+    import json, sys, time
     from audio.mic import MicrophoneSource, rms
-    mic = MicrophoneSource(chunk_ms=40)
+    mic = MicrophoneSource(chunk_ms=40, device_rate=int(sys.argv[1]) if len(sys.argv) > 1 else None)
     print(json.dumps({"ready": mic.device_name, "rate": mic.rate}), flush=True)
     loud, count, sizes, t_end = 0, 0, set(), time.monotonic() + 8
     for chunk in mic.chunks():
@@ -63,10 +63,11 @@ MIC_READS = """
 """
 
 
-def test_microphone_hears_the_partner(room: Room) -> None:
-    proc = child(room, MIC_READS)
+@pytest.mark.parametrize("device_rate", [None, 48000])
+def test_microphone_hears_the_partner(room: Room, device_rate: int | None) -> None:
+    proc = child(room, MIC_READS, *([str(device_rate)] if device_rate else []))
     ready = read_line(proc)
-    assert ready["ready"] and ready["rate"] == 16000
+    assert ready["ready"] and ready["rate"] == (device_rate or 16000)  # 48 kHz: resampled with soxr
     assert room.wait_for_mic(10)
     room.say("stop whenever it hurts")
     result = read_line(proc)
@@ -204,3 +205,36 @@ def test_speaker_plays_into_the_room_and_stops_at_once(room: Room) -> None:
           f"stop() -> silence: {stop_to_silence * 1000:.0f} ms; "
           f"device latency {out['device_latency'] * 1000:.0f} ms; renderers {out['renderers']}")
     assert RATE == 16000
+
+
+SPEAKER_RESTART = """
+    import json, sys
+    from audio.tts import open_speaker
+    speaker, why = open_speaker(engine="espeak")
+    speaker.say("Before the restart.")
+    print(json.dumps({"ready": speaker.wait(20)}), flush=True)
+    sys.stdin.readline()
+    speaker.say("After the restart.")
+    finished = speaker.wait(20)
+    print(json.dumps({"finished": finished, "reopens": speaker.player.reopens}), flush=True)
+    speaker.close()
+"""
+
+
+@pytest.mark.slow
+def test_speaker_reopens_the_output_after_the_server_restarted(room: Room) -> None:
+    proc = room.spawn([sys.executable, "-c", textwrap.dedent(SPEAKER_RESTART)], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                      env={"PYTHONPATH": str(REPO)})
+    assert read_line(proc)["ready"]
+    room.kill_server()
+    time.sleep(0.5)
+    room.restart_server()
+    assert proc.stdin is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    out = read_line(proc, timeout=30)
+    assert out["finished"] and out["reopens"] == 1
+    segment_start = room.recorder.segments[-1][0]
+    coach = split_room(room.recorder.audio())[1]
+    assert any(start > segment_start for start, _ in segments(coach)), "heard after the restart"

@@ -138,6 +138,9 @@ class FakePlayer:
             if last:
                 self.events.put(("end", uid, time.monotonic()))
 
+    def alive(self) -> bool:
+        return not self._stop.is_set()
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(1)
@@ -308,6 +311,23 @@ def test_playback_speaker_reports_speech_to_listeners_and_stops() -> None:
     assert not guard._speaking  # speech_ended was delivered
     speaker.close()
     player.close()
+
+
+def test_output_dying_mid_sentence_ends_the_speech() -> None:
+    err = io.StringIO()
+    player = FakePlayer(speed=1.0)
+    speaker = PlaybackSpeaker(RenderChain([ToneRenderer()]), player, fallback_stream=err)
+    guard = EchoGuard()
+    speaker.add_listener(guard)
+    speaker.say(" ".join(["word"] * 100) + ".")
+    deadline = time.monotonic() + 5
+    while not guard._speaking and time.monotonic() < deadline:
+        time.sleep(0.005)
+    player.close()  # the device is gone: no more events will come
+    assert speaker.wait(5), "speech does not stay 'in progress' forever"
+    assert not guard._speaking
+    assert "audio output stopped" in err.getvalue()
+    speaker.close()
 
 
 def test_set_voice_applies_to_what_is_said_next() -> None:
