@@ -80,7 +80,25 @@ def test_every_event_is_one_json_line_with_both_clocks(tmp_path: Path) -> None:
     step = next(x for x in session_lines if x["kind"] == "step_entered")
     assert step["data"] == {"step": "warm_up", "index": 0} and step["at"] == 5.0
     heard = next(x for x in lines if x["kind"] == "heard")
-    assert heard["src"] == "app" and heard["at"] == 103.0 and heard["data"]["engine"] == "vosk"
+    last_session_at = session_lines[-1]["at"]
+    assert heard["src"] == "app" and heard["at"] == last_session_at + 3 and heard["data"]["engine"] == "vosk"
+    assert lines[0]["at"] is None  # before the session's first event there is no session time
+
+
+def test_every_line_is_on_the_session_time_scale(tmp_path: Path) -> None:
+    clock = FakeClock(5000.0)  # a monotonic clock far from zero: the session counts from its start
+    j = Journal.open(tmp_path, clock=clock)
+    j.record("engine", engine="typed")
+    j.listener(SessionEvent("session_started", 0.0, {}))
+    clock.advance(10)
+    j.record("heard", text="next")
+    j.listener(SessionEvent("step_entered", 10.0, {"step": "warm_up", "index": 0}))
+    clock.advance(2.5)
+    j.snapshot({"step_id": "warm_up"})
+    j.close("done")
+    ats = [x["at"] for x in lines_of(j.path)]
+    assert ats == [None, None, 0.0, 10.0, 10.0, 12.5, 12.5]
+    assert load_sessions(tmp_path)[0].duration_s == 10.0
 
 
 def test_shell_records_take_the_last_session_time_without_a_clock(tmp_path: Path) -> None:

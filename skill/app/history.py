@@ -114,9 +114,9 @@ def summarize(session_id: str, path: Path, journal: JournalLines) -> SessionSumm
         if started is None and when is not None:
             started = when
         at = line.get("at")
-        if isinstance(at, (int, float)) and not isinstance(at, bool):
-            first_at = at if first_at is None else first_at
-            last_at = at
+        if src == "session" and isinstance(at, (int, float)) and not isinstance(at, bool):
+            first_at = at if first_at is None else min(first_at, at)
+            last_at = at if last_at is None else max(last_at, at)
         if src == "journal":
             if kind == "journal_opened":
                 opens += 1

@@ -8,8 +8,10 @@ Each line is one JSON object::
 
 - ``seq``: 0, 1, 2, ... per ``Journal.open`` (a resumed session starts again at 0 after its
   ``journal_opened`` line), so a reader can see that no line went missing;
-- ``wall``: wall-clock time (ISO 8601, local offset); ``at``: session-clock seconds (``SessionEvent.at``;
-  for shell records the injected clock's time, else the last session time seen, else null);
+- ``wall``: wall-clock time (ISO 8601, local offset); ``at``: session time in seconds, the same scale for
+  every line: ``SessionEvent.at`` for session events; for the other lines the session time now, worked
+  out from the injected clock and the last session event (without a clock: the last session time seen),
+  or null before the session's first event;
 - ``src``: ``"session"`` for ``SessionEvent``s (kinds in ``skill.events.EVENT_KINDS``), ``"app"`` for
   the shell's records (``heard``, ``engine``, ``mic_lost``, ``mic_back``, ``error``, ...) and
   ``"journal"`` for the journal's own lines: ``journal_opened`` (``{"session_id", "resumed", "version"}``),
@@ -124,6 +126,7 @@ class Journal:
         self._fd: int | None = None
         self._seq = 0
         self._last_at: float | None = None
+        self._clock_offset: float | None = None  # session time minus clock time at the last session event
         self._last_snapshot: Any = None
         self._pending: deque[bytes] = deque(maxlen=MAX_PENDING)
         self._since_failure = 0
@@ -235,10 +238,7 @@ class Journal:
         with self._lock:
             if self.closed:
                 return
-            if at is None:
-                at = self._clock.now() if self._clock is not None else self._last_at
-            else:
-                self._last_at = at
+            at = self._session_time(at)
             wall = datetime.fromtimestamp(self._wall()).astimezone().isoformat(timespec="milliseconds")
             line = {"seq": self._seq, "wall": wall, "at": at, "src": src, "kind": str(kind),
                     "data": _clean(dict(data or {}))}
@@ -251,6 +251,17 @@ class Journal:
             if self._failing and self._since_failure < self._retry_every:
                 return  # failed recently: retry only every ``retry_every`` events
             self._flush_pending()
+
+    def _session_time(self, at: float | None) -> float | None:
+        """``at`` of a session event (remembered), else the session time now as best known (lock held)."""
+        if at is not None:
+            self._last_at = at
+            if self._clock is not None:
+                self._clock_offset = at - self._clock.now()
+            return at
+        if self._clock is not None and self._clock_offset is not None:
+            return round(max(self._last_at or 0.0, self._clock.now() + self._clock_offset), 3)
+        return self._last_at
 
     def _flush_pending(self) -> None:
         """Write the backlog to disk in order; on failure keep it and warn once. Caller holds the lock."""
