@@ -33,7 +33,7 @@ from audio.tts_espeak import (
     VoiceSettings,
     find_espeak,
 )
-from audio.tts_player import SoundPlayer, _resample
+from audio.tts_player import SoundPlayer, resample
 from audio.tts_pyttsx3 import Pyttsx3Renderer
 
 __all__ = [
@@ -284,7 +284,7 @@ class WavFileSpeaker:
         if not text.strip():
             return
         samples, rate = self.renderer.render(text, self.voice)
-        pcm = _resample(samples, rate, SAMPLE_RATE)
+        pcm = resample(samples, rate, SAMPLE_RATE)
         if self._said:
             pcm = np.concatenate([np.zeros(int(self.gap_s * SAMPLE_RATE), np.int16), pcm])
         self._wav.writeframes(pcm.astype("<i2").tobytes())

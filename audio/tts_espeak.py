@@ -43,6 +43,10 @@ class VoiceSettings:
                    voice or DEFAULT_VOICE)
 
 
+class RendererBusy(SpeakerError):
+    """The renderer is getting ready (e.g. restarting for a new rate): use the next one this time."""
+
+
 class Renderer(Protocol):
     """Turns one sentence into audio."""
 
@@ -163,31 +167,54 @@ class RenderChain:
         return "+".join(r.name for r in self.renderers)
 
     def render(self, text: str, voice: VoiceSettings) -> tuple[np.ndarray, int]:
-        """Audio from the first renderer that works; SpeakerError (last failure) when none does."""
-        last: SpeakerError | None = None
+        """Audio from the first renderer that works; SpeakerError (last failure) when none does.
+
+        A renderer that is busy getting ready (RendererBusy) is skipped without penalty; if nothing else
+        works, the chain waits for it once.
+        """
         now = time.monotonic()
         candidates = [(i, r) for i, r in enumerate(self.renderers) if self._resting_until.get(i, 0.0) <= now]
         if not candidates:  # every engine failed recently: try them all again rather than go silent
             candidates = list(enumerate(self.renderers))
+        failures: list[SpeakerError] = []
+        busy: list[tuple[int, Renderer]] = []
         for i, renderer in candidates:
-            try:
-                out = _call_with_timeout(lambda r=renderer: r.render(text, voice), self.timeout_s)
-            except SpeakerError as exc:
-                last = exc
-                self._resting_until[i] = time.monotonic() + self.cooldown_s
-                abort = getattr(renderer, "abort", None)
-                if callable(abort):
-                    abort()
-                line = f"{renderer.name}: {exc}"
-                self.events.append(line)
-                if self.on_fallback is not None:
-                    self.on_fallback(line)
-                continue
-            self._resting_until.pop(i, None)
-            self.last_renderer = renderer.name
-            return out
-        assert last is not None
-        raise last
+            out = self._attempt(i, renderer, text, voice, failures, busy)
+            if out is not None:
+                return out
+        for i, renderer in busy:
+            wait_ready = getattr(renderer, "wait_ready", None)
+            if callable(wait_ready):
+                wait_ready(self.timeout_s)
+            out = self._attempt(i, renderer, text, voice, failures, [])
+            if out is not None:
+                return out
+        raise failures[-1] if failures else SpeakerError("no speech engine answered")
+
+    def _attempt(self, i: int, renderer: Renderer, text: str, voice: VoiceSettings,
+                 failures: list[SpeakerError], busy: list[tuple[int, Renderer]],
+                 ) -> tuple[np.ndarray, int] | None:
+        """One renderer under the timeout: its audio, or None after noting the failure."""
+        try:
+            out = _call_with_timeout(lambda: renderer.render(text, voice), self.timeout_s)
+        except RendererBusy as exc:
+            failures.append(exc)
+            busy.append((i, renderer))
+            return None
+        except SpeakerError as exc:
+            failures.append(exc)
+            self._resting_until[i] = time.monotonic() + self.cooldown_s
+            abort = getattr(renderer, "abort", None)
+            if callable(abort):
+                abort()
+            line = f"{renderer.name}: {exc}"
+            self.events.append(line)
+            if self.on_fallback is not None:
+                self.on_fallback(line)
+            return None
+        self._resting_until.pop(i, None)
+        self.last_renderer = renderer.name
+        return out
 
     def prepare(self, voice: VoiceSettings) -> None:
         """Let renderers that keep state (the pyttsx3 worker) get ready for ``voice``, in the background."""

@@ -34,7 +34,7 @@ class Chunk:
     last: bool = False
 
 
-def _resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """int16 samples converted from ``rate_in`` to ``rate_out`` (soxr)."""
     if rate_in == rate_out or samples.size == 0:
         return samples
@@ -42,6 +42,9 @@ def _resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
     out = soxr.resample(samples.astype(np.float32) / 32768.0, rate_in, rate_out)
     return np.clip(out * 32768.0, -32768, 32767).astype(np.int16)
+
+
+_resample = resample  # the old name, used by skill.app.demo
 
 
 class SoundPlayer:
@@ -108,7 +111,7 @@ class SoundPlayer:
     def play(self, utterance: int, samples: np.ndarray, rate: int, first: bool, last: bool) -> None:
         """Queue one rendered sentence (``rate`` is its sample rate) after what is queued already."""
         self.ensure_open()
-        data = _resample(samples, rate, self.rate)
+        data = resample(samples, rate, self.rate)
         with self._lock:
             self._chunks.append(Chunk(utterance, data, first, last))
 

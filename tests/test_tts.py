@@ -26,7 +26,14 @@ from audio.tts import (
     open_speaker,
     split_sentences,
 )
-from audio.tts_espeak import EspeakRenderer, RenderChain, VoiceSettings, find_espeak, parse_wav_bytes
+from audio.tts_espeak import (
+    EspeakRenderer,
+    RenderChain,
+    RendererBusy,
+    VoiceSettings,
+    find_espeak,
+    parse_wav_bytes,
+)
 from audio.tts_pyttsx3 import Pyttsx3Renderer
 from audio.wav import read_wav
 
@@ -384,3 +391,38 @@ def test_open_speaker_without_output_device_prints_and_says_why(tmp_path: Path) 
     if name != "PrintSpeaker":
         pytest.skip("this machine has a real audio output device")
     assert "no audio output device" in why and "printing replies" in why and "\n" not in why
+
+
+class BusyRenderer(ToneRenderer):
+    """Busy (restarting) for its first ``busy_calls`` calls, then renders."""
+
+    name = "busy"
+
+    def __init__(self, busy_calls: int) -> None:
+        self.busy_calls = busy_calls
+        self.waited = 0
+
+    def render(self, text: str, voice: VoiceSettings) -> tuple[np.ndarray, int]:
+        if self.busy_calls > 0:
+            self.busy_calls -= 1
+            raise RendererBusy("restarting")
+        return super().render(text, voice)
+
+    def wait_ready(self, timeout_s: float) -> None:
+        self.waited += 1
+
+
+def test_busy_renderer_is_skipped_without_penalty() -> None:
+    busy = BusyRenderer(busy_calls=1)
+    chain = RenderChain([busy, EspeakRenderer()] if find_espeak() else [busy, ToneRenderer()])
+    chain.render("One.", VoiceSettings())
+    assert chain.last_renderer != "busy" and chain.events == []
+    chain.render("Two.", VoiceSettings())
+    assert chain.last_renderer == "busy"  # no cooldown: first choice again at once
+
+
+def test_only_a_busy_renderer_is_waited_for() -> None:
+    busy = BusyRenderer(busy_calls=1)
+    chain = RenderChain([busy])
+    samples, _ = chain.render("One.", VoiceSettings())
+    assert samples.size > 0 and busy.waited == 1 and chain.last_renderer == "busy"
