@@ -69,9 +69,13 @@ class EchoGuard:
         """True while the coach speaks or within ``tail_s`` after it stopped."""
         return self._speaking or at <= self._ended_at + self.tail_s
 
-    def allow(self, intent_name: str, heard_text: str, at: float) -> bool:
-        """May the app act on ``intent_name`` recognized from ``heard_text`` at time ``at``?"""
-        if not self.guarding(at):
+    def allow(self, intent_name: str, heard_text: str, at: float, heard_from: float | None = None) -> bool:
+        """May the app act on ``intent_name`` recognized from ``heard_text`` at time ``at``?
+
+        ``heard_from`` (optional) is when the phrase's audio began: a phrase that started while the coach
+        spoke is judged as heard during speech even if the recognizer committed it after the tail.
+        """
+        if not self.guarding(at) and (heard_from is None or not self.guarding(heard_from)):
             return True
         if intent_name not in self.barge_in:
             return False

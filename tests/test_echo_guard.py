@@ -102,3 +102,13 @@ def test_custom_barge_in_and_tail() -> None:
     assert guard.guarding(2.9)
     assert not guard.allow("next", "next", 2.9)
     assert guard.allow("next", "next", 3.1)
+
+
+def test_a_phrase_that_began_during_speech_is_judged_by_its_start() -> None:
+    guard = EchoGuard(tail_s=0.3)
+    guard.speech_started("Tell me to stop whenever it hurts.", 0.0)
+    guard.speech_ended(2.0)
+    # the recognizer committed "it hurts" 0.6 s after the coach ended: late, but it was the coach's audio
+    assert guard.allow("pain", "it hurts", 2.6)
+    assert not guard.allow("pain", "it hurts", 2.6, heard_from=1.8)
+    assert guard.allow("pain", "it hurts", 2.6, heard_from=2.4)
