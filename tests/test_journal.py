@@ -413,3 +413,139 @@ def test_call_with_timeout() -> None:
     with pytest.raises(CallTimeout):
         call_with_timeout(lambda: gate.wait(30), 0.05, name="runAndWait")
     gate.set()
+
+
+# ------------------------------------------------------------------ the real program, end to end
+class Program:
+    """``python -m skill session --text`` in its own process, fed commands on stdin as a person would type."""
+
+    def __init__(self, tmp_path: Path, *args: str, journal: Path | None = None) -> None:
+        self.journal = journal if journal is not None else tmp_path / "journal"
+        env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"),
+               "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+        for key in list(env):
+            if key.startswith("MASSAGE_COACH_"):
+                del env[key]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "skill", "session", "--text", "--speech", "print",
+             "--journal", str(self.journal), *args],
+            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+
+    def type(self, *commands: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("".join(c + "\n" for c in commands))
+        self.proc.stdin.flush()
+
+    def lines(self) -> list[dict]:
+        return [x for f in sorted(self.journal.glob("*.jsonl")) for x in read_journal(f).lines]
+
+    def wait_for(self, predicate: object, what: str, limit: float = 60.0) -> None:
+        """Poll the journal until ``predicate(lines)`` holds (the limit only guards against a hang)."""
+        import time
+
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if predicate(self.lines()):  # type: ignore[operator]
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.proc.kill()
+        out, err = self.proc.communicate()
+        raise AssertionError(f"never saw {what} in the journal; stdout={out[-2000:]!r} "
+                             f"stderr={err[-2000:]!r}")
+
+    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+
+def _steps(lines: list[dict]) -> int:
+    return sum(x["kind"] == "step_entered" for x in lines)
+
+
+def test_program_session_journal_history_kill_and_resume(tmp_path: Path) -> None:
+    first = Program(tmp_path)
+    first.type("start", "no", "no", "start", "next", "next")
+    first.wait_for(lambda lines: _steps(lines) >= 3 and lines[-1]["kind"] == "snapshot",
+                   "the third step and its snapshot")
+    first.proc.send_signal(signal.SIGKILL)
+    code, _, err = first.finish()
+    assert code == -signal.SIGKILL and "Traceback" not in err
+    lines = first.lines()
+    step_at_kill = [x for x in lines if x["kind"] == "step_entered"][-1]["data"]["step"]
+    assert lines[-1]["kind"] != "journal_closed"  # killed: never closed
+
+    history = subprocess.run([sys.executable, "-m", "skill", "history", "--journal", str(first.journal)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert history.returncode == 0 and "Traceback" not in history.stderr
+    (row,) = history.stdout.strip().splitlines()
+    assert "interrupted (resumable)" in row and f"3 steps (last: {step_at_kill})" in row
+
+    second = Program(tmp_path, "--resume")
+    second.type("status", "next", "stop")
+    code, out, err = second.finish()
+    assert code == 0, err
+    assert "Resuming session" in err and "Traceback" not in err
+    assert "Welcome back" in out and "Step 3 of 10" in out  # carried on at the step it was in
+    assert "Step 4 of 10" in out
+    (path,) = first.journal.glob("*.jsonl")
+    after = read_journal(path)
+    assert after.damaged == 0
+    kinds = [x["kind"] for x in after.lines]
+    assert kinds.count("journal_opened") == 2 and kinds[-1] == "journal_closed"
+    reopened = next(x for x in after.lines if x["kind"] == "journal_opened" and x["data"]["resumed"])
+    assert reopened["data"]["session_id"] == path.stem
+    steps = [x["data"]["step"] for x in after.lines if x["kind"] == "step_entered"]
+    assert steps[:3] == [steps[0], steps[1], step_at_kill] and len(steps) == 4
+    (summary,) = load_sessions(first.journal)
+    assert summary.finished and summary.resumes == 1 and summary.steps == 4
+    assert "4 steps of 10" in (summary.summary or "")
+
+
+def test_program_ctrl_c_exits_130_with_the_journal_closed_and_summary_said(tmp_path: Path) -> None:
+    prog = Program(tmp_path)
+    prog.type("start", "no", "no", "start", "next")
+    prog.wait_for(lambda lines: _steps(lines) >= 2 and lines[-1]["kind"] == "snapshot", "the second step")
+    prog.proc.send_signal(signal.SIGINT)
+    code, out, err = prog.finish()
+    assert code == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "Stopped. The session is saved in the journal." in out
+    assert "2 steps of 10" in out.strip().splitlines()[-1]  # the summary is said at the end
+    lines = prog.lines()
+    assert lines[-1]["kind"] == "journal_closed" and "2 steps of 10" in lines[-1]["data"]["summary"]
+    (summary,) = load_sessions(prog.journal)
+    assert summary.ended is not None and summary.steps == 2
+
+
+@pytest.mark.parametrize("fault", ["read-only", "not-a-folder", "disk-full"])
+def test_program_with_an_unwritable_journal_says_so_once_and_goes_on(tmp_path: Path, fault: str) -> None:
+    folder = tmp_path / "journal"
+    mounted = False
+    if fault == "not-a-folder":
+        (tmp_path / "file").write_text("a file where the folder should be")
+        folder = tmp_path / "file" / "journal"
+    elif os.geteuid() != 0 and fault == "read-only":
+        folder.mkdir()
+        folder.chmod(0o500)
+    else:
+        mounted = _mount_tmpfs(folder, "ro,size=64k" if fault == "read-only" else "size=8k")
+        if not mounted:
+            pytest.skip("cannot mount a tmpfs here")
+    try:
+        if fault == "disk-full":  # leave only a little room: the journal fills it mid-session
+            (folder / "filler").write_bytes(b"x" * 4096)
+        prog = Program(tmp_path, journal=folder)
+        prog.type("start", "no", "no", "start", *["next", "back"] * 20, "next", "next", "stop")
+        code, out, err = prog.finish()
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+        elif fault == "read-only":
+            folder.chmod(0o700)
+    assert code == 0, err
+    assert err.count("cannot write the session journal") == 1, err
+    assert "Traceback" not in err
+    assert "Step 3 of 10" in out and "3 steps of 10" in out.strip().splitlines()[-1]
