@@ -154,9 +154,9 @@ def test_non_barge_in_intent_during_speech_is_ignored() -> None:
 
 def test_recognizer_reset_when_the_coach_stops_speaking() -> None:
     loop, coach, _, rec = make({}, 3.0, per_word=0.2)
-    coach.begin()  # 7 words = 1.4 s of speech
+    coach.begin()  # 7 words = 1.4 s of speech, then the echo guard's 0.3 s tail
     loop.run()
-    assert rec.resets == [1.4]
+    assert rec.resets == [1.68]  # before the first chunk that ends after 1.7 s
 
 
 def test_hold_runs_on_the_clock_via_tick() -> None:

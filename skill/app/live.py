@@ -126,7 +126,8 @@ class LiveLoop:
     def __init__(self, coach: Coach, source: Any, recognizer: Any, matcher: Any, clock: Any,
                  guard: Any = None, journal: Any = None, tick_s: float = 0.1, threaded: bool = True,
                  on_heard: Callable[[Heard], None] | None = None,
-                 status: Callable[[], str] | None = None) -> None:
+                 status: Callable[[], str] | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
         self.coach = coach
         self.source = source
         self.recognizer = recognizer
@@ -138,6 +139,7 @@ class LiveLoop:
         self.threaded = threaded
         self.on_heard = on_heard
         self.status = status
+        self.log = log
         self.heard: list[Heard] = []
         self._was_speaking = False
         self._mic_state = "ok"
@@ -147,6 +149,7 @@ class LiveLoop:
     def run(self) -> None:
         """Feed audio until the session is finished or the source ends (then flush the recognizer)."""
         for chunk in self._chunks():
+            self._track_coach_speech()
             if chunk:
                 t0 = time.perf_counter()
                 hyp = self.recognizer.accept(chunk)
@@ -177,16 +180,28 @@ class LiveLoop:
                 raise item
             yield item
 
-    def _after_chunk(self) -> None:
-        """Speech-end bookkeeping, microphone status and timers, after every chunk (or idle tick)."""
+    def _track_coach_speech(self) -> None:
+        """Before each chunk: when the coach has gone quiet, reset the recognizer.
+
+        The coach is busy while it speaks and, with an echo guard, until its audio has left the room (device
+        latency and the guard's tail). Resetting then, before the next chunk is decoded, drops everything
+        heard of the coach's own voice, so its tail never merges into the user's next utterance.
+        """
+        now = self.clock.now()
         speaking = bool(self.coach.speaker.speaking())
-        if self._was_speaking and not speaking:
-            # the tail of the coach's own voice must not merge into the next utterance
+        busy = speaking or (self.guard is not None and self.guard.guarding(now))
+        if self._was_speaking and not busy:
             self.recognizer.reset()
-        self._was_speaking = speaking
+            self._log("coach quiet: recognizer reset")
+        elif busy and not self._was_speaking:
+            self._log("coach speaking")
+        self._was_speaking = busy
+
+    def _after_chunk(self) -> None:
+        """Microphone status and timers, after every chunk (or idle tick)."""
+        now = self.clock.now()
         if self.status is not None:
             self._check_mic()
-        now = self.clock.now()
         if now - self._last_tick >= self.tick_s or not self.threaded:
             self._last_tick = now
             self.coach.tick()
@@ -204,9 +219,15 @@ class LiveLoop:
             self.recognizer.reset()
         self.coach.say(msg(key), urgent=state == "lost")
 
+    def _log(self, message: str) -> None:
+        if self.log is not None:
+            self.log(f"[{self.clock.now():9.2f}] {message}")
+
     # ------------------------------------------------------------------------------------ utterances
     def _on_hypothesis(self, hyp: Hypothesis, decode_s: float) -> None:
         text = " ".join(hyp.text.split())
+        self._log(f"recognized {text!r} (early={hyp.early}, stream {hyp.end_s:.2f} s, "
+                  f"decode {decode_s * 1000:.0f} ms)")
         if not [w for w in text.split() if w != "[unk]"]:
             return  # noise or only out-of-grammar sounds: nothing was said to the coach
         conf = hyp.confidences or None
@@ -216,6 +237,7 @@ class LiveLoop:
         guarding = self.guard is not None and self.guard.guarding(now)
         allowed = self.guard.allow(name, text, now) if self.guard is not None else True
         heard = Heard(text, intent, allowed, now, hyp.end_s, hyp.early, decode_s)
+        self._log(f"  -> {name}{'' if allowed else ' (ignored: the coach is speaking)'}")
         self.heard.append(heard)
         if self.on_heard is not None:
             self.on_heard(heard)
@@ -346,8 +368,9 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
             if hasattr(speaker, "add_listener"):
                 speaker.add_listener(guard)
             coach.begin()
-            LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard,
-                     journal=opened.journal, status=lambda: getattr(source, "status", "ok")).run()
+            log = (lambda m: print(m, file=sys.stderr, flush=True)) if settings.verbose else None
+            LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard, journal=opened.journal,
+                     status=lambda: getattr(source, "status", "ok"), log=log).run()
         textmode.finish(coach, opened.journal)
         speaker.wait(30.0)
         return 0
