@@ -426,3 +426,26 @@ def test_only_a_busy_renderer_is_waited_for() -> None:
     chain = RenderChain([busy])
     samples, _ = chain.render("One.", VoiceSettings())
     assert samples.size > 0 and busy.waited == 1 and chain.last_renderer == "busy"
+
+
+@needs_espeak
+def test_a_frozen_pyttsx3_worker_is_killed_and_replaced() -> None:
+    import signal
+
+    py = Pyttsx3Renderer(timeout_s=10.0)
+    try:
+        py.start()
+    except SpeakerError as exc:
+        pytest.skip(f"pyttsx3 cannot start here: {exc}")
+    chain = RenderChain([py, EspeakRenderer()], timeout_s=0.5, cooldown_s=0.0)
+    try:
+        frozen = py._proc
+        assert frozen is not None
+        os.kill(frozen.pid, signal.SIGSTOP)  # a hung engine: alive, never answers
+        samples, _ = chain.render("Still speaking.", VoiceSettings())
+        assert loud(samples) and chain.last_renderer == "espeak-ng"
+        assert frozen.poll() is not None, "the frozen worker was killed"
+        samples, _ = chain.render("And pyttsx3 is back.", VoiceSettings())
+        assert loud(samples) and chain.last_renderer == "pyttsx3" and py.starts == 2
+    finally:
+        chain.close()
