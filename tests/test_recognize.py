@@ -119,3 +119,23 @@ def test_subprocess_json_on_stdout_only(wavs: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     (row,) = json_lines(proc.stdout)
     assert row["intent"] == "pain" and row["engine"] == "vosk"
+
+
+def test_words_the_model_does_not_know_are_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from skill.app.engines import EngineChoice, Language, build_recognizer
+
+    class Catalogue:
+        def grammar(self) -> list[str]:
+            return ["next stroke", "qzxv stroke", "[unk]"]
+
+    class Matcher:
+        def is_complete_command(self, text: str) -> bool:
+            return True
+
+    err = io.StringIO()
+    rec = build_recognizer(EngineChoice("vosk", TOY), Language(Catalogue(), Matcher()), err=err)
+    assert rec.unknown_words == ["qzxv"]
+    expected = f"note: the model {TOY.name} does not know 1 word(s) of the phrases (qzxv)"
+    assert err.getvalue().startswith(expected)

@@ -138,7 +138,13 @@ def build_recognizer(choice: EngineChoice, language: Language, verbose: bool = F
 
         assert choice.model is not None
         model = load_vosk_model(choice.model, verbose=verbose, err=err)
-        return VoskRecognizer(model, grammar, is_complete=is_complete)
+        recognizer = VoskRecognizer(model, grammar, is_complete=is_complete)
+        unknown = list(getattr(recognizer, "unknown_words", []))
+        if unknown:
+            shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+            print(msg("unknown_words", count=len(unknown), model=choice.model.name, words=shown),
+                  file=err if err is not None else sys.stderr, flush=True)
+        return recognizer
     if choice.engine == "sphinx":
         from audio.sphinx_engine import SphinxRecognizer
 
