@@ -46,18 +46,23 @@ class FakeRecognizer:
 
     name = "fake"
 
-    def __init__(self, script: dict[float, str]) -> None:
+    def __init__(self, script: dict[float, str | tuple[str, float]]) -> None:
         self.script = dict(sorted(script.items()))
         self.fed = 0.0
         self.resets: list[float] = []
 
     def accept(self, pcm: bytes) -> Hypothesis | None:
         self.fed += len(pcm) / 32000
-        for t, text in list(self.script.items()):
+        for t, item in list(self.script.items()):
             if self.fed + 1e-9 >= t:
                 del self.script[t]
-                words = tuple(Word(w, 0.95) for w in text.split())
-                return Hypothesis(text, words, early=True, end_s=self.fed)
+                if isinstance(item, tuple):  # (text, end of the first word in stream time): a late commit
+                    text, first_end = item
+                    words = tuple(Word(w, 0.95, first_end - 0.3 + i, first_end + i)
+                                  for i, w in enumerate(text.split()))
+                    return Hypothesis(text, words, early=False, end_s=self.fed)
+                words = tuple(Word(w, 0.95) for w in item.split())
+                return Hypothesis(item, words, early=True, end_s=self.fed)
         return None
 
     def flush(self) -> Hypothesis | None:
@@ -133,6 +138,14 @@ def test_coach_never_obeys_its_own_words() -> None:
     assert second.allowed
     assert coach.session.state == "safety"
     assert speaker.said[1].startswith("Hello, I'm your massage coach.")
+
+
+def test_late_commit_of_speech_that_began_while_the_coach_spoke_is_ignored() -> None:
+    # the coach speaks until 2.1 s (+0.3 s tail); "next" began at 1.5 s but the engine commits it at 3.0 s
+    loop, coach, _, _ = make({3.0: ("next", 1.5), 4.0: ("next", 3.6)}, 5.0)
+    coach.begin()
+    loop.run()
+    assert [h.allowed for h in loop.heard] == [False, True]
 
 
 def test_barge_in_stop_cuts_the_coach_off_and_ends() -> None:

@@ -219,6 +219,17 @@ class LiveLoop:
             self.recognizer.reset()
         self.coach.say(msg(key), urgent=state == "lost")
 
+    @staticmethod
+    def _heard_from(hyp: Hypothesis, now: float) -> float | None:
+        """Clock time by which the utterance's first word had been spoken (None without word times).
+
+        The end of the first word is used, not its start: engines stretch a first word's start back over
+        the silence before it (to the last reset), which would put every phrase after a reset in the guard.
+        """
+        if not hyp.words or hyp.words[0].end <= 0:
+            return None
+        return now - max(0.0, hyp.end_s - hyp.words[0].end)
+
     def _log(self, message: str) -> None:
         if self.log is not None:
             self.log(f"[{self.clock.now():9.2f}] {message}")
@@ -235,7 +246,9 @@ class LiveLoop:
         name = intent.name if intent is not None else UNKNOWN
         now = self.clock.now()
         guarding = self.guard is not None and self.guard.guarding(now)
-        allowed = self.guard.allow(name, text, now) if self.guard is not None else True
+        allowed = True
+        if self.guard is not None:
+            allowed = self.guard.allow(name, text, now, heard_from=self._heard_from(hyp, now))
         heard = Heard(text, intent, allowed, now, hyp.end_s, hyp.early, decode_s)
         self._log(f"  -> {name}{'' if allowed else ' (ignored: the coach is speaking)'}")
         self.heard.append(heard)
