@@ -139,6 +139,25 @@ class PiRoot:
         policy = r / "usr/sbin/policy-rc.d"  # no services start inside a chroot
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
+        self.configure()
+
+    def reuse(self, keep: str) -> None:
+        """Carry on with a root kept from an earlier run (``--keep``): everything below ``keep`` (a folder
+        inside the root) is deleted except its ``.venv``, so the caller copies the project in afresh."""
+        target = self.path / keep.lstrip("/")
+        if target.is_dir():
+            for child in target.iterdir():
+                if child.name == ".venv":
+                    continue
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        self.configure()
+
+    def configure(self) -> None:
+        """Give the root the host's pip settings and build the environment commands run with."""
+        r = self.path
         for f in self.pip.files:
             self._copy_in(f)
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",

@@ -115,6 +115,10 @@ def step_recognize(coach: str, model: str, wavs: Path, expected: dict[str, str])
         by_file = {name: intent_of(r) for name, r in zip(expected, records, strict=True)}
     got = {name: by_file.get(name) for name in expected}
     res["intents"] = got
+    timed = [r for r in records if all(isinstance(r.get(k), float) for k in ("decode_s", "audio_s"))]
+    if timed:  # the app's own figure (one pass, model load excluded)
+        decode, audio = sum(r["decode_s"] for r in timed), sum(r["audio_s"] for r in timed)
+        res["decode_s_per_audio_s"] = round(decode / audio, 5)
     res["ok"] = res["exit"] == 0 and got == expected
     return res
 
@@ -168,12 +172,15 @@ def decode_speed(model: str, wavs: Path, names: list[str]) -> dict:
     t0 = time.perf_counter()
     model_obj = vosk.Model(model)
     load_s = time.perf_counter() - t0
-    audio_s = decode_s = 0.0
-    for _ in range(3):
-        for name in names:
-            with wave.open(str(wavs / name), "rb") as w:
-                frames = w.readframes(w.getnframes())
-                audio_s += w.getnframes() / w.getframerate()
+    clips = []
+    for name in names:
+        with wave.open(str(wavs / name), "rb") as w:
+            clips.append((w.readframes(w.getnframes()), w.getnframes() / w.getframerate()))
+    audio_s = sum(seconds for _, seconds in clips)
+    passes = []  # the quickest of a few passes: a shared machine's other work only ever adds time
+    for _ in range(5):
+        decode_s = 0.0
+        for frames, _ in clips:
             rec = vosk.KaldiRecognizer(model_obj, 16000, grammar) if grammar else vosk.KaldiRecognizer(
                 model_obj, 16000)
             t0 = time.perf_counter()
@@ -181,9 +188,11 @@ def decode_speed(model: str, wavs: Path, names: list[str]) -> dict:
                 rec.AcceptWaveform(frames[i:i + 1280])
             rec.FinalResult()
             decode_s += time.perf_counter() - t0
+        passes.append(decode_s)
+    best = min(passes)
     return {"mode": "grammar" if grammar else "free", "model_load_s": round(load_s, 3),
-            "audio_s": round(audio_s, 2), "decode_s": round(decode_s, 4),
-            "decode_s_per_audio_s": round(decode_s / audio_s, 5)}
+            "audio_s": round(audio_s, 2), "decode_s": round(best, 4), "passes": len(passes),
+            "decode_s_per_audio_s": round(best / audio_s, 5)}
 
 
 def main() -> int:
