@@ -123,6 +123,32 @@ def step_recognize(coach: str, model: str, wavs: Path, expected: dict[str, str])
     return res
 
 
+def step_recognize_auto(coach: str, model: str, wav: Path, intent: str, scratch: Path) -> dict:
+    """``recognize --json`` with no --model: engine and model chosen by themselves from Vosk's own folder
+    (~/.cache/vosk, where ``download-model`` puts the official model), here in a scratch HOME."""
+    cache = scratch / "home" / ".cache" / "vosk"
+    cache.mkdir(parents=True, exist_ok=True)
+    link = cache / "vosk-model-toy-en-us-espeak"
+    if not link.exists():
+        link.symlink_to(Path(model).resolve())
+    env = {k: v for k, v in os.environ.items() if k != "VOSK_MODEL_PATH" and not k.startswith("XDG_")}
+    env["HOME"] = str(scratch / "home")
+    res = run_measured([coach, "recognize", "--json", str(wav)], env=env)
+    records = json_records(res["output"])
+    got = [(intent_of(r), r.get("engine")) for r in records]
+    res["intents"] = {wav.name: got[0][0] if got else None}
+    res["ok"] = res["exit"] == 0 and len(got) == 1 and got[0][0] == intent and got[0][1] in (None, "vosk")
+    return res
+
+
+def step_no_microphone(coach: str, scratch: Path) -> dict:
+    """``session`` on a machine with no microphone: a clear message, then typed commands (no crash)."""
+    journal = ["--journal", str(scratch / "journal")] if "--journal" in help_text(coach, "session") else []
+    res = run_measured([coach, "session", *journal], stdin="stop\n")
+    res["ok"] = res["exit"] == 0 and "microphone" in res["output"].lower()
+    return res
+
+
 def step_session(coach: str, scratch: Path) -> dict:
     """A typed session asking for the warning signs: the answer must name them."""
     journal = ["--journal", str(scratch / "journal")] if "--journal" in help_text(coach, "session") else []
@@ -209,11 +235,14 @@ def main() -> int:
     report: dict = {"where": args.where, "machine": platform.machine(), "python": platform.python_version()}
     steps = {}
     scratch = Path(tempfile.mkdtemp(prefix="massage-coach-smoke-"))
+    first = next(iter(expected))
     for name, fn in (("recognize", lambda: step_recognize(coach, args.model, args.wavs, expected)),
+                     ("recognize_auto", lambda: step_recognize_auto(
+                         coach, args.model, args.wavs / first, expected[first], scratch)),
                      ("session_text", lambda: step_session(coach, scratch)),
+                     ("session_no_microphone", lambda: step_no_microphone(coach, scratch)),
                      ("demo", lambda: step_demo(coach, args.model, scratch)),
-                     ("session_audio", lambda: step_audio_session(coach, args.model,
-                                                                  args.wavs / next(iter(expected))))):
+                     ("session_audio", lambda: step_audio_session(coach, args.model, args.wavs / first))):
         res = fn()
         if res is None:
             continue
