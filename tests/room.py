@@ -382,12 +382,16 @@ class Room:
         return turn
 
     def levels(self, seconds: float = 0.3) -> tuple[float, float]:
-        """RMS of (partner, coach) over the last ``seconds`` of the room, as fractions of full scale."""
+        """Loudest 10 ms frame (RMS, fraction of full scale) of (partner, coach) in the last ``seconds``."""
         tail = self.recorder.tail(seconds).astype(np.float64)
-        if not len(tail):
+        frames = len(tail) // 160
+        if not frames:
             return 0.0, 0.0
-        partner, coach = tail[:, 0] - tail[:, 1], tail[:, 1]
-        return float(np.sqrt(np.mean(partner**2)) / 32768), float(np.sqrt(np.mean(coach**2)) / 32768)
+        tail = tail[: frames * 160]
+        partner = (tail[:, 0] - tail[:, 1]).reshape(frames, 160)
+        coach = tail[:, 1].reshape(frames, 160)
+        loudest = [float(np.sqrt(np.mean(x**2, axis=1)).max()) / 32768 for x in (partner, coach)]
+        return loudest[0], loudest[1]
 
     def wait_coach(self, speaking: bool, timeout: float = 20.0, hold: float = 0.6,
                    threshold: float = 0.003) -> bool:
