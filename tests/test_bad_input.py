@@ -5,7 +5,9 @@ the session simply goes on.
   stereo, 32-bit float, a header claiming hours, minutes of audio with the command at the very end;
 - typed lines for ``session --text``: empty, blank, binary, invalid UTF-8, control characters, very long;
 - broken files: config (TOML), routine (YAML), Vosk model folder (missing, corrupt parts);
-- speech output: espeak-ng missing or hung.
+- speech output: espeak-ng missing or hung;
+- the microphone vanishing mid-session, then busy for two retries (the real ``MicrophoneSource`` on a fake
+  device, through the live loop and Vosk): said once, journalled, the session keeps its step.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -366,3 +369,128 @@ def test_a_hung_espeak_falls_back_to_text_and_the_session_goes_on(tmp_path: Path
                    env={"PATH": _fake_bin(tmp_path, "exec sleep 600")}, home=tmp_path)
     no_traceback(proc)
     assert proc.returncode == 0 and "2 steps of 10" in proc.stdout.decode()
+
+
+# ------------------------------------------------------------------------------------------ microphone
+class _FakeStream:
+    """What ``MicrophoneSource`` needs of a PortAudio stream."""
+
+    def __init__(self) -> None:
+        self.active = True
+
+    def abort(self) -> None:
+        self.active = False
+
+    def close(self) -> None:
+        self.active = False
+
+
+class _Status:
+    input_overflow = False
+
+
+def _flaky_mic_class() -> type:
+    from audio.errors import DeviceError
+    from audio.mic import MicrophoneSource
+
+    class FlakyMic(MicrophoneSource):  # type: ignore[misc,valid-type]
+        """The real ``MicrophoneSource`` (queue, lost/back, retries) on a fake device: it plays
+        ``segments[0]`` then vanishes, is busy for ``busy`` reopening attempts, then plays ``segments[1]``."""
+
+        def __init__(self, segments: list[np.ndarray], busy: int) -> None:
+            self.segments = list(segments)
+            self.busy = busy
+            self.opens = 0
+            self.feeders: list[Any] = []
+            super().__init__(chunk_ms=40, retry_s=0.2, stall_s=30.0)
+
+        def _open(self) -> None:
+            import threading
+
+            self.opens += 1
+            if self.opens > 1 and self.busy > 0:
+                self.busy -= 1
+                raise DeviceError("cannot open microphone 'flaky': Device or resource busy")
+            stream = _FakeStream()
+            self._stream, self.device_name, self.rate = stream, "flaky", 16000
+            audio = self.segments.pop(0) if self.segments else None
+            feeder = threading.Thread(target=self._feed, args=(stream, audio), daemon=True)
+            self.feeders.append(feeder)
+            feeder.start()
+
+        def _feed(self, stream: _FakeStream, audio: np.ndarray | None) -> None:
+            import time
+
+            n = 640
+            if audio is not None:
+                for i in range(0, len(audio) - n + 1, n):
+                    if self._closed.is_set():
+                        return
+                    self._callback(audio[i:i + n].tobytes(), n, None, _Status())
+                    time.sleep(0.01)  # four times real time
+                if self.segments:  # more to come after a loss: the device vanishes now
+                    stream.active = False
+                    return
+            time.sleep(3.0)  # the session should be over by now; end the stream so the test cannot hang
+            self.close()
+
+    return FlakyMic
+
+
+def _speech(*phrases: str) -> np.ndarray:
+    from audio.synth import synthesize
+
+    parts = [np.zeros(8000, np.int16)]
+    for phrase in phrases:
+        parts += [synthesize(phrase), np.zeros(int(16000 * 1.2), np.int16)]
+    return np.concatenate(parts)
+
+
+def test_a_microphone_lost_then_busy_keeps_the_session_and_says_so_once(tmp_path: Path) -> None:
+    if not TOY.is_dir():
+        pytest.skip("no toy Vosk model")
+    from skill.app.engines import build_recognizer, build_session, choose_engine, load_language
+    from skill.app.journal import Journal
+    from skill.app.live import Coach, LiveLoop
+    from skill.app.settings import Settings
+    from skill.clock import MonotonicClock
+
+    settings = Settings(engine="vosk", model=TOY, journal=tmp_path)
+    language = load_language()
+    clock = MonotonicClock()
+    journal = Journal.open(tmp_path, clock=clock)
+    session = build_session(settings, language, clock)
+    session.add_listener(journal.listener)
+    said: list[str] = []
+
+    class Quiet:
+        def say(self, text: str) -> None:
+            said.append(text)
+
+        def speaking(self) -> bool:
+            return False
+
+        def stop(self) -> None: ...
+
+        def set_voice(self, rate: int, volume: float) -> None: ...
+
+    coach = Coach(session, Quiet(), journal, on_say=lambda text, urgent: None)
+    mic = _flaky_mic_class()([_speech("start", "no", "no", "start", "next"), _speech("next", "stop")], busy=2)
+    recognizer = build_recognizer(choose_engine(settings), language)
+    try:
+        coach.begin()
+        LiveLoop(coach, mic, recognizer, language.matcher, clock, journal=journal,
+                 status=lambda: mic.status).run()
+    finally:
+        mic.close()
+    journal.close(coach.summary)
+    assert mic.opens == 4  # the first open, two busy retries, then back
+    assert coach.finished and "3 steps of 10" in (coach.summary or "")  # the step was kept across the loss
+    lines = read_journal(journal.path).lines
+    kinds = [x["kind"] for x in lines]
+    assert kinds.count("mic_lost") == 1 and kinds.count("mic_back") == 1
+    assert kinds.index("mic_lost") < kinds.index("mic_back")
+    steps = [x["data"]["step"] for x in lines if x["kind"] == "step_entered"]
+    lost_at = kinds.index("mic_lost")
+    assert len(steps) == 3 and sum(x["kind"] == "step_entered" for x in lines[:lost_at]) == 2
+    assert sum("can't hear you" in s for s in said) == 1 and sum("hear you again" in s for s in said) == 1
