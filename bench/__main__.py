@@ -2,7 +2,7 @@
 
 Options: ``--quick`` (the tiny suite the tests use), ``--workers N`` (default 2), ``--out DIR`` (where the
 two files go; default bench/), ``--seed N``, ``--systems a,b`` (subset of the systems), ``--no-tts``,
-``--no-probe``.
+``--no-probe``, ``--from-json FILE`` (rewrite the report from an earlier results.json).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated subset of: " + ", ".join(SYSTEMS))
     p.add_argument("--no-tts", action="store_true", help="skip the reply time-to-first-audio measurement")
     p.add_argument("--no-probe", action="store_true", help="skip start-up / memory probes")
+    p.add_argument("--from-json", type=Path, default=None,
+                   help="rewrite the report from an earlier results.json (no decoding)")
     return p.parse_args(argv)
 
 
@@ -44,6 +46,13 @@ def _say(msg: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when the report was written (missed targets are reported, not an error)."""
     args = _args(argv)
+    if args.from_json is not None:
+        import json
+
+        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+        md, js = report.write(results, args.out, args.results_dir)
+        _say(f"bench: rewrote {md} and {js} from {args.from_json}")
+        return 0
     t0 = time.perf_counter()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]

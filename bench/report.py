@@ -13,11 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.findings import findings, limits
 from bench.targets import ANCHORS, evaluate, fmt
 
 BENCH_DIR = Path(__file__).resolve().parent
 EXTRA_FILES = {"room": "Live virtual-room latencies", "pi": "Raspberry Pi memory",
                "soak": "Soak test"}
+MAX_EXTRA_ROWS = 40
+"""Rows of an extra file's key/value table; the rest stays in the JSON file."""
 SYSTEM_LABELS = {
     "vosk": "Vosk (project path, early commit)",
     "vosk-no-early": "Vosk (project path, no early commit)",
@@ -57,6 +60,11 @@ def _flatten(node: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, _scalar(node))]
 
 
+def _cell(v: str, limit: int = 160) -> str:
+    v = " ".join(v.split())
+    return v if len(v) <= limit else v[: limit - 3] + "..."
+
+
 def _scalar(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -78,13 +86,18 @@ def extra_sections(results_dir: Path) -> tuple[dict[str, Any], list[str]]:
             lines += [f"Could not read {path.name}: {exc}", ""]
             continue
         data[name] = content
-        notes = content.pop("notes", None) if isinstance(content, dict) else None
-        lines += _table(["key", "value"], [[k, v] for k, v in _flatten(content)])
+        body = {k: v for k, v in content.items() if k != "notes"} if isinstance(content, dict) else content
+        notes = content.get("notes") if isinstance(content, dict) else None
+        rows = _flatten(body)
+        lines += _table(["key", "value"], [[k, _cell(v)] for k, v in rows[:MAX_EXTRA_ROWS]])
+        if len(rows) > MAX_EXTRA_ROWS:
+            lines += [f"... and {len(rows) - MAX_EXTRA_ROWS} more keys in bench/results/{name}.json.", ""]
         if notes:
             lines += ["Notes:", ""]
-            lines += [f"- {n}" for n in (notes if isinstance(notes, list) else [notes])] + [""]
-        if isinstance(content, dict) and notes is not None:
-            content["notes"] = notes
+            for note in notes if isinstance(notes, list) else [notes]:
+                text = str(note)
+                lines += (["```", *text.splitlines(), "```"] if "\n" in text else [f"- {text}"])
+            lines += [""]
     return data, lines
 
 
@@ -124,7 +137,10 @@ def _header(results: dict[str, Any]) -> list[str]:
         f"({s['chatter_audio_s']:.0f} s); a {_duration(s['stream_s'])} continuous stream of chatter, sighs, "
         "laughs, pauses and music for false accepts per hour.", "",
         "Accuracy = intent and slots right, exactly one command out of the clip. Streaming path: "
-        f"{results['chunk_ms']} ms chunks.", "",
+        f"{results['chunk_ms']} ms chunks. The audio is the same sample for sample on every run, but the "
+        "decoders are not bit-exact: Kaldi adds random dither to the features (the test model's mfcc.conf "
+        "leaves --dither at its default 1.0) and the pocketsphinx fallback dithers too, so a clip or two "
+        "per condition can flip between runs (one clip is 1.7 points of a condition here).", "",
     ]
 
 
@@ -247,7 +263,8 @@ def markdown(results: dict[str, Any], extra_lines: list[str]) -> str:
 def write(results: dict[str, Any], out_dir: Path = BENCH_DIR,
           results_dir: Path | None = None) -> tuple[Path, Path]:
     """Evaluate the targets, add the extra sections, write results.json and RESULTS.md into ``out_dir``."""
-    results["targets"] = evaluate(results)
+    results["targets"] = evaluate(results, limits(results))
+    results["findings"] = findings(results)
     extra, lines = extra_sections(results_dir if results_dir is not None else BENCH_DIR / "results")
     results["extra"] = extra
     out_dir.mkdir(parents=True, exist_ok=True)

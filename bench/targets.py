@@ -1,8 +1,8 @@
 """The issue's targets and the published anchors, checked against the measured figures.
 
 Each target says where its value comes from in the results; ``evaluate`` returns met/missed with the
-gap ("missed by 3.1 points"), computed, never written by hand. ``LIMITS`` holds what we observed to
-limit a figure (written from the runs, see RESULTS.md); the report prints it beside a missed target.
+gap ("missed by 3.1 points"), computed, never written by hand; ``bench.findings.limits`` says what limits
+a missed one, from the figures.
 """
 
 from __future__ import annotations
@@ -74,10 +74,6 @@ ANCHORS: tuple[str, ...] = (
     "confident final state, rule 3) before a result: the floor for any path without early commit.",
 )
 
-LIMITS: dict[str, str] = {}
-"""Target key -> what limits it, as observed in the runs (filled in from RESULTS.md findings)."""
-
-
 def fmt(value: float | None, unit: str) -> str:
     """A value with its unit, compact."""
     if value is None:
@@ -101,8 +97,9 @@ def _gap(gap: float, unit: str) -> str:
     return fmt(gap, unit) if unit else f"{gap:.3f}"
 
 
-def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every target with its value, status ("met", "missed", "not measured") and the gap when missed."""
+def evaluate(results: dict[str, Any], limits: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every target with its value, status ("met", "missed", "not measured") and the gap when missed;
+    ``limits`` (target key -> text) is shown beside missed targets."""
     out = []
     for t in TARGETS:
         value = t.value(results)
@@ -115,6 +112,6 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
             gap = (t.bound - value) if t.at_least else (value - t.bound)
             met = gap <= 1e-12
             row.update(status="met" if met else "missed", missed_by=None if met else _gap(gap, t.unit))
-        row["limits"] = LIMITS.get(t.key, "")
+        row["limits"] = (limits or {}).get(t.key, "") if row["status"] == "missed" else ""
         out.append(row)
     return out
