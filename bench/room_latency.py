@@ -138,5 +138,206 @@ def write_results(figures: dict, path: Path = RESULTS) -> Path:
     return path
 
 
-if __name__ == "__main__":  # pragma: no cover - the measured session lives in bench.room_session
-    sys.exit("run: python -m bench.room_latency (the session runner is not written yet)")
+# --- the measured session ------------------------------------------------------------------------
+
+SCRIPT: tuple[tuple[str, str], ...] = (
+    ("start", "start"), ("no", "no"), ("no", "no"), ("start", "start"),
+    ("next", "next"), ("where are we", "status"), ("next stroke", "next"), ("slower", "slower"),
+    ("faster", "faster"), ("switch to palms", "technique"), ("use my fists", "technique"),
+    ("hold for ten seconds", "hold"), ("repeat", "repeat"), ("next", "next"),
+    ("what are the warning signs", "warning_signs"),
+)
+"""(what the partner says, the intent it should be) for the reply-latency part, said with the coach quiet."""
+
+BARGES: tuple[tuple[str, str], ...] = (("pause", "pause"), ("that hurts", "pain"), ("stop", "stop"))
+"""Said over a second reading of the warning signs, 1.5 s into it (the first reading is the reference)."""
+
+
+def _extra_intents(acted: Sequence[str], said: Sequence[str]) -> int:
+    """How many acted-on intents the partner's commands do not account for (in order)."""
+    i = extra = 0
+    for name in acted:
+        if i < len(said) and name == said[i]:
+            i += 1
+        elif name in said[i:]:
+            i = said.index(name, i) + 1
+        else:
+            extra += 1
+    return extra
+
+
+def analyze(stereo: np.ndarray, turns: Sequence[dict]) -> dict:
+    """Latency figures from a room recording and the partner's turns.
+
+    ``turns``: dicts with ``label``, ``t_start``, ``t_end``, ``kind`` ("reply" or "barge"), ``intent``,
+    ``understood`` and, for barges, ``reference`` (index of the uninterrupted reading's request) and
+    ``request`` (index of the interrupted reading's request).
+    """
+    partner, coach = split_room(stereo)
+    cmds = find_commands(partner, [(t["label"], t["t_start"], t["t_end"]) for t in turns])
+    if len(cmds) != len(turns):
+        raise ValueError(f"found {len(cmds)} partner commands in the recording for {len(turns)} turns")
+    replies: dict[str, list[float]] = {}
+    barges: dict[str, list[float]] = {}
+    barges_from_start: list[float] = []
+    not_silenced: list[str] = []
+    for turn, cmd in zip(turns, cmds, strict=True):
+        if turn["kind"] == "reply" and turn.get("understood"):
+            if sounding_at(coach, cmd.end, window=cmd.end - cmd.start + 0.2):
+                continue  # the coach was talking: not a clean reply measurement
+            onset = first_sound(coach, cmd.end, within=5.0)
+            if onset is not None:
+                replies.setdefault(turn["intent"], []).append((onset - cmd.end) * 1000)
+        elif turn["kind"] == "barge":
+            ref_cmd, req_cmd = cmds[turn["reference"]], cmds[turn["request"]]
+            on1, on2 = first_sound(coach, ref_cmd.end), first_sound(coach, req_cmd.end)
+            if on1 is None or on2 is None:
+                not_silenced.append(turn["label"])
+                continue
+            reference = coach[round(on1 * RATE): round(on2 * RATE)]
+            moved = departure(coach[round(on2 * RATE):], reference, cmd.start - on2)
+            if moved is None or on2 + moved > cmd.end + 3.0:
+                not_silenced.append(turn["label"])
+                continue
+            barges.setdefault(turn["intent"], []).append((on2 + moved - cmd.end) * 1000)
+            barges_from_start.append((on2 + moved - cmd.start) * 1000)
+    all_replies = [v for vs in replies.values() for v in vs]
+    all_barges = [v for vs in barges.values() for v in vs]
+    return {
+        "reply_latency": {"all": summarize(all_replies),
+                          "by_command": {k: summarize(v) for k, v in sorted(replies.items())}},
+        "barge_in_to_silence": {"all": summarize(all_barges),
+                                "from_command_start": summarize(barges_from_start),
+                                "by_command": {k: summarize(v) for k, v in sorted(barges.items())},
+                                "not_silenced": not_silenced},
+    }
+
+
+def run_session(workdir: Path, rate: int | None = None,
+                keep: Path | None = None) -> tuple[np.ndarray, list[dict], dict]:
+    """Run the measured session in a fresh room; (recording, turns, journal figures).
+
+    ``keep``: a folder that receives a copy of the app's journal and output."""
+    import time
+
+    from tests.room import Room
+    from tests.room_coach import CoachApp
+
+    room = Room(workdir).open()
+    turns: list[dict] = []
+    try:
+        app = CoachApp(room, rate=rate).start()
+
+        def note(turn, kind: str, intent: str, before: int, **extra) -> None:
+            app.wait_journal(lambda lines: len([x for x in lines if x.get("kind") == "intent"]) > before, 4)
+            understood = app.intents()[before:before + 1] == [intent]
+            turns.append(dict(label=turn.label, t_start=turn.t_start, t_end=turn.t_end, kind=kind,
+                              intent=intent, understood=understood, **extra))
+
+        for text, intent in SCRIPT:
+            before = len(app.intents())
+            turn = app.converse(text, quiet_hold=1.0)
+            note(turn, "reply", intent, before)
+            if intent == "hold":
+                app.wait_kind("hold_ended", 30)
+                app.settle(expect_speech=3.0)
+        reference = len(turns) - 1
+        for text, intent in BARGES:
+            before = len(app.intents())
+            ask = room.say("what are the warning signs")
+            note(ask, "request", "warning_signs", before)
+            if room.wait_coach(True, 10):
+                time.sleep(1.5)
+            before = len(app.intents())
+            barge = room.say(text, label=f"barge:{text}")
+            note(barge, "barge", intent, before, reference=reference, request=len(turns) - 1)
+            app.settle(hold=1.2, timeout=60)
+            if intent == "pause":
+                before = len(app.intents())
+                note(app.converse("resume"), "reply", "resume", before)
+            if not app.alive():
+                break
+        time.sleep(1.0)
+        said = [t["intent"] for t in turns]
+        heard = app.kinds("heard")
+        ignored = sum(1 for h in heard if not (h.get("data") or {}).get("allowed", True))
+        figures = {"self_intents": _extra_intents([n for n in app.intents() if n != "unknown"], said),
+                   "own_voice_ignored": ignored,
+                   "commands": {"said": len(turns), "understood": sum(1 for t in turns if t["understood"])},
+                   "not_understood": [t["label"] for t in turns if not t["understood"]]}
+        app.stop()
+        stereo = room.recorder.audio()
+        if keep is not None:
+            import shutil
+
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(app.journal_dir, keep / "journal", dirs_exist_ok=True)
+            for path in (app.out_path, app.err_path):
+                shutil.copy(path, keep / path.name)
+    finally:
+        room.close()
+    return stereo, turns, figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the measured session, analyze the recording, write bench/results/room.json."""
+    import argparse
+    import datetime as dt
+    import os
+    import tempfile
+
+    from tests.room import unavailable_reason, write_wav
+
+    p = argparse.ArgumentParser(prog="python -m bench.room_latency", description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
+    p.add_argument("--keep", type=Path, default=None, help="also keep the room recording and turns here")
+    p.add_argument("--rate", type=int, default=None, help="coach speaking rate (default: the app's)")
+    args = p.parse_args(argv)
+    reason = unavailable_reason()
+    if reason:
+        print(f"room latency: skipped: {reason}", file=sys.stderr)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="room-bench-") as tmp:
+        stereo, turns, figures = run_session(Path(tmp), args.rate, args.keep)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        write_wav(args.keep / "room.wav", stereo)
+        (args.keep / "turns.json").write_text(json.dumps(turns, indent=1))
+    result = analyze(stereo, turns)
+    result.update(figures)
+    reply_median = result["reply_latency"]["all"].get("median_ms")
+    barge_worst = result["barge_in_to_silence"]["all"].get("worst_ms")
+    result["meets_targets"] = {
+        "reply_median_ms": reply_median is not None and reply_median <= TARGETS["reply_median_ms"],
+        "barge_in_ms": barge_worst is not None and barge_worst <= TARGETS["barge_in_ms"]
+        and not result["barge_in_to_silence"]["not_silenced"],
+        "self_intents": figures["self_intents"] <= TARGETS["self_intents"]}
+    result["measured"] = {"when": dt.datetime.now().isoformat(timespec="seconds"), "cores": os.cpu_count(),
+                          "coach_rate": args.rate or "app default",
+                          "recording_s": round(len(stereo) / RATE, 1)}
+    result["notes"] = NOTES
+    write_results(result, args.out)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+NOTES = [
+    "Measured from the virtual room's recording (private PulseAudio, null sink 'room'): the partner plays "
+    "on the left channel only, so partner = left - right and coach = right, sample-aligned; onsets and "
+    "offsets from 5 ms frame energy above -50 dBFS (the room is digital: silence is zeros).",
+    "Reply latency: end of the partner's command -> first sound of the coach's reply, for commands said "
+    "while the coach was quiet and understood as scripted; it includes the mic's capture buffering (ALSA "
+    "pulse plugin), Vosk endpointing or early commit, the session, TTS synthesis and playback buffering.",
+    "Barge-in: the partner's command said 1.5 s into a second reading of the warning signs; 'silent' is "
+    "when the coach's audio departs from the first, uninterrupted reading (quiet where the reference still "
+    "speaks), from the end of the command (and from its start). 'not_silenced' lists barge-ins after "
+    "which the coach read on.",
+    "self_intents: intents the session acted on that the partner did not say (taken from the coach's own "
+    "voice or misheard); own_voice_ignored: utterances the echo guard refused.",
+    "Partner: espeak-ng en-us at 160 wpm, peak -4.4 dBFS on the left channel; the mic hears it at half "
+    "level (stereo -> mono downmix), the coach at full level.",
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
