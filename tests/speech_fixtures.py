@@ -87,6 +87,17 @@ def is_complete() -> Callable[[str], bool]:
         return _fallback_complete
 
 
+def intent_of(text: str):
+    """(intent, slots) the matcher gives ``text`` (without intents: the phrase); None if no command."""
+    cat = _catalogue()
+    if cat is None:
+        return text if text in FALLBACK_GRAMMAR and "[unk]" not in text else None
+    from intents.matcher import Matcher
+
+    m = Matcher(cat).match(text)
+    return None if m is None else (m.name, tuple(sorted(m.slots.items())))
+
+
 def command_phrases(limit: int | None = None) -> list[str]:
     """Canonical command phrases to speak in tests (one per intent from the catalogue, or the fallback)."""
     cat = _catalogue()

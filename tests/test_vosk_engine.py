@@ -13,6 +13,7 @@ from audio.wav import WavSource, write_wav
 from tests.speech_fixtures import (
     chatter,
     grammar,
+    intent_of,
     is_complete,
     speech,
     speech_end_s,
@@ -22,17 +23,6 @@ from tests.speech_fixtures import (
 
 COMMANDS = ["next stroke", "go back", "pause", "stop", "slower", "use palms", "hold for twenty seconds",
             "where are we", "that hurts", "resume"]
-
-
-def intent_of(text: str):
-    """The matcher's intent name for a text (the hand-written grammar's phrase itself without intents)."""
-    try:
-        from intents.catalogue import load_catalogue
-        from intents.matcher import Matcher
-    except ImportError:
-        return text if text in grammar() and "[unk]" not in text else None
-    m = Matcher(load_catalogue()).match(text)
-    return None if m is None else (m.name, tuple(sorted(m.slots.items())))
 
 
 def commands_in_grammar() -> list[str]:
