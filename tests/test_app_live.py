@@ -248,7 +248,7 @@ def test_session_command_interrupt_exits_130_and_closes_the_journal(
         tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from skill.app import engines, live
+    from skill.app import engines, textmode
 
     class Interrupting:
         status = "ok"
@@ -260,11 +260,11 @@ def test_session_command_interrupt_exits_130_and_closes_the_journal(
         def close(self) -> None:
             pass
 
-    monkeypatch.setattr(live, "open_microphone", lambda settings: (Interrupting(), "fake mic"))
+    monkeypatch.setattr(engines, "open_microphone", lambda settings: (Interrupting(), "fake mic"))
     monkeypatch.setattr(engines, "choose_engine", lambda settings: engines.EngineChoice("sphinx", None))
     monkeypatch.setattr(engines, "build_recognizer", lambda *a, **k: FakeRecognizer({}))
     settings = Settings(speech="print", journal=tmp_path)
-    assert live.run_session_command(settings, stdin=io.StringIO("")) == 130
+    assert textmode.run_session_command(settings, stdin=io.StringIO("")) == 130
     captured = capsys.readouterr()
     assert "microphone: fake mic" in captured.err
     assert "Stopped. The session is saved in the journal." in captured.out

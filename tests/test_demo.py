@@ -73,3 +73,35 @@ def test_demo_with_echo_never_obeys_the_coach(tmp_path: Path, capsys: pytest.Cap
     script = load_script()
     acted = [intent for _, _, intent, note in heard_lines(text) if "ignored" not in note]
     assert acted == [line.expect for line in script]
+
+
+@pytest.mark.parametrize(("command", "intent"), [("it hurts", "pain"), ("pause", "pause")])
+def test_barge_in_over_the_coachs_voice(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch, command: str, intent: str) -> None:
+    """With the coach's voice in the microphone, a barge-in said over it cuts it off and is acted on."""
+    from skill.app import demo
+
+    script = [demo.Line("start", "start"), demo.Line(command, intent, gap_s=2.0, over_coach=True)]
+    monkeypatch.setattr(demo, "load_script", lambda: script)
+    text, _ = run_demo(tmp_path, capsys, "--echo", "0.8")
+    acted = [(at, name) for at, _, name, note in heard_lines(text) if "ignored" not in note]
+    assert [name for _, name in acted] == ["start", intent]
+    said = coach_lines(text)
+    barge_at = acted[1][0]
+    greeting_at = next(at for at, line in said if line.startswith("Hello"))
+    assert barge_at - greeting_at < 4.5  # said at 2 s into the greeting, which runs for about 10 s
+    reply = next(line for at, line in said if at >= barge_at)
+    assert reply.startswith("Stop pressing right now" if intent == "pain" else "Paused.")
+
+
+def test_demo_uses_the_espeak_trained_model_when_no_vosk_model_is_installed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from skill.app.demo import TOY_MODEL, demo_engine
+    from skill.app.settings import Settings
+
+    monkeypatch.setattr("audio.models.vosk_dirs", lambda: [tmp_path / "none"])
+    if not TOY_MODEL.is_dir():
+        pytest.skip("no bundled test model in this installation")
+    assert demo_engine(Settings()).model == TOY_MODEL
+    assert demo_engine(Settings(engine="sphinx")).engine == "sphinx"
+    assert demo_engine(Settings(model=TOY)).model == TOY

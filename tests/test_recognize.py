@@ -104,12 +104,12 @@ def test_plain_output_is_one_line_per_file(wavs: Path, capsys: pytest.CaptureFix
 
 def test_sphinx_engine(wavs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("audio.sphinx_engine")
-    files = [str(wavs / name) for name in ("next.wav", "warning.wav")]
+    files = [str(wavs / name) for name in ("palms.wav", "warning.wav")]
     assert main(["recognize", "--json", "--engine", "sphinx", *files]) == 0
     rows = json_lines(capsys.readouterr().out)
     assert [tuple(r) for r in rows] == [JSON_KEYS, JSON_KEYS]
     assert {r["engine"] for r in rows} == {"sphinx"}
-    assert [r["intent"] for r in rows] == ["next", "warning_signs"]
+    assert [r["intent"] for r in rows] == ["technique", "warning_signs"]
 
 
 def test_subprocess_json_on_stdout_only(wavs: Path) -> None:

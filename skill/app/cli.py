@@ -146,7 +146,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _dispatch(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command == "session":
-        from skill.app.live import run_session_command
+        from skill.app.textmode import run_session_command
 
         return run_session_command(settings, text=args.text, resume=args.resume,
                                    demo_if_no_mic=args.demo_if_no_microphone)

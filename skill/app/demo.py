@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from audio.protocols import SAMPLE_RATE
-from skill.app.engines import build_recognizer, build_session, choose_engine, load_language
+from skill.app.engines import barge_in_listener, build_recognizer, build_session, choose_engine, load_language
 from skill.app.live import Coach, Heard, LiveLoop
 from skill.app.messages import demo_data
 from skill.app.settings import Settings
@@ -36,17 +36,20 @@ MAX_WAIT_S = 60.0
 @dataclass(frozen=True)
 class Line:
     """One line of the script: what the partner says, the intent it should be understood as, how many
-    coach replies to wait for, and a pause after."""
+    coach replies to wait for, and the pause before it. ``over_coach`` lines are said while the coach is
+    still answering the previous line (a barge-in): ``gap_s`` after its answer began."""
 
     say: str
     expect: str | None = None
     until_coach: int = 1
     gap_s: float = 0.6
+    over_coach: bool = False
 
 
 def load_script() -> list[Line]:
     """The partner's lines from ``skill/data/app.en.yaml``."""
-    return [Line(str(e["say"]), e.get("expect"), int(e.get("until_coach", 1)), float(e.get("gap_s", 0.6)))
+    return [Line(str(e["say"]), e.get("expect"), int(e.get("until_coach", 1)), float(e.get("gap_s", 0.6)),
+                 bool(e.get("over_coach", False)))
             for e in demo_data()["script"]]
 
 
@@ -174,7 +177,7 @@ class Partner:
         from audio.synth import synthesize
 
         yield from self._quiet_until(lambda: not self.speaker.speaking(), MAX_WAIT_S)
-        for line in self.script:
+        for index, line in enumerate(self.script):
             if self._closed or self.coach.finished:
                 return
             yield from self._feed(np.zeros(int(line.gap_s * SAMPLE_RATE), dtype=np.int16))
@@ -188,7 +191,9 @@ class Partner:
             yield from self._feed(speech)
             yield from self._quiet_until(lambda b=before, n=line.until_coach: self.says >= b + n,
                                          REPLY_TIMEOUT_S if line.until_coach <= 1 else MAX_WAIT_S)
-            yield from self._quiet_until(lambda: not self.speaker.speaking(), MAX_WAIT_S)
+            following = self.script[index + 1] if index + 1 < len(self.script) else None
+            if following is None or not following.over_coach:
+                yield from self._quiet_until(lambda: not self.speaker.speaking(), MAX_WAIT_S)
         yield from self._feed(np.zeros(SAMPLE_RATE, dtype=np.int16))
 
     def close(self) -> None:
@@ -218,6 +223,25 @@ def mix(partner: list[np.ndarray], clips: list[tuple[float, np.ndarray]]) -> np.
     return np.clip(out, -32768, 32767).astype(np.int16)
 
 
+TOY_MODEL = Path(__file__).resolve().parents[2] / "tests" / "models" / "vosk-toy-en-us-espeak"
+"""The small Vosk model trained on espeak-ng speech that ships with the tests (a source checkout)."""
+
+
+def demo_engine(settings: Settings) -> Any:
+    """The engine for the demo: as for a session, except that with ``auto`` and no Vosk model installed the
+    bundled espeak-trained test model is used when present (the scripted partner is espeak-ng speech),
+    and pocketsphinx only without it."""
+    from audio.models import check_model, find_model
+    from skill.app.engines import EngineChoice
+
+    if settings.engine == "auto" and settings.model is None and find_model() is None:
+        try:
+            return EngineChoice("vosk", check_model(TOY_MODEL))
+        except Exception:
+            pass
+    return choose_engine(settings)
+
+
 def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None = None,
              echo: float = 0.0) -> int:
     """Run the scripted conversation, print the transcript with timings, write the WAV; exit code 0.
@@ -232,7 +256,7 @@ def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None 
     out_path = Path(out) if out is not None else Path("massage-coach-demo.wav")
     data = demo_data()
     language = load_language()
-    choice = choose_engine(settings)
+    choice = demo_engine(settings)
     recognizer = build_recognizer(choice, language, verbose=settings.verbose)
     clock = FakeClock()
     renderer = make_chain("espeak" if settings.speech in ("espeak", "print") else settings.speech)
@@ -265,7 +289,7 @@ def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None 
     print(data["header"].format(engine=choice.describe()), file=stream, flush=True)
     wall0 = time.perf_counter()
     loop = LiveLoop(coach, partner, recognizer, language.matcher, clock, guard=guard, threaded=False,
-                    on_heard=on_heard)
+                    on_heard=on_heard, barge_in=barge_in_listener(choice, language))
     try:
         coach.begin()
         loop.run()

@@ -155,6 +155,31 @@ def build_recognizer(choice: EngineChoice, language: Language, verbose: bool = F
     raise ConfigError(f"unknown engine {choice.engine!r}")
 
 
+def barge_in_listener(choice: EngineChoice, language: Language,
+                      intents: frozenset[str] | None = None) -> Callable[[list[str]], Any] | None:
+    """For Vosk: a factory of recognizers that listen over the coach's voice, given what it is saying.
+
+    Their grammar is the coach's own words plus the barge-in phrases (stop, pause, pain), so the coach's
+    voice decodes as its own words and only a real barge-in phrase stands out. None for other engines.
+    """
+    if choice.engine != "vosk" or choice.model is None:
+        return None
+    from audio.echo_guard import DEFAULT_BARGE_IN
+    from audio.vosk_engine import VoskRecognizer
+
+    wanted = intents if intents is not None else DEFAULT_BARGE_IN
+    phrases = sorted({p.text for p in language.catalogue.phrases if p.intent in wanted})
+    model = load_vosk_model(choice.model)
+    vocabulary = sorted(language.catalogue.words())
+
+    def make(coach_texts: list[str]) -> Any:
+        words = sorted({w for text in coach_texts for w in text.split()})
+        return VoskRecognizer(model, [*words, *vocabulary, *phrases], is_complete=lambda text: False,
+                              name="barge-in")
+
+    return make
+
+
 def build_session(settings: Settings, language: Language, clock: Any,
                   snapshot: Mapping[str, Any] | None = None) -> Any:
     """A new session (or one restored from ``snapshot``) on the English routine."""
@@ -202,3 +227,56 @@ def download(name: str | None, dest: Path | None, err: TextIO | None = None) -> 
     model = name or DEFAULT_MODEL
     print(msg("downloading", name=model, dest=dest or default_download_dir()), file=stream, flush=True)
     return download_model(model, dest, progress=True)
+
+
+class SilentSpeaker:
+    """Says nothing: used when replies are printed anyway (typed mode without speech output)."""
+
+    def say(self, text: str) -> None:
+        """Nothing to do."""
+
+    def stop(self) -> None:
+        """Nothing to cut."""
+
+    def speaking(self) -> bool:
+        """Never."""
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Always done."""
+        return True
+
+    def set_voice(self, rate: int, volume: float) -> None:
+        """Nothing to apply it to."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def open_output(settings: Any, err: TextIO | None = None) -> tuple[Any, str]:
+    """The speaker for the settings and a short description for the banner; printed replies (with the
+    reason on stderr) when there is no speech output."""
+    from audio.tts import PrintSpeaker, open_speaker
+
+    stream = err if err is not None else sys.stderr
+    speaker, why = open_speaker(settings.speech, speak_to=settings.speak_to, rate=settings.rate,
+                                volume=settings.volume, voice=settings.voice)
+    if isinstance(speaker, PrintSpeaker):
+        if why:
+            reason = why.split("; printing replies instead")[0].rstrip(".")
+            print(msg("no_speaker", reason=reason), file=stream, flush=True)
+        return SilentSpeaker(), "printed"
+    if settings.speak_to is not None:
+        return speaker, f"written to {settings.speak_to}"
+    renderer = getattr(speaker, "renderer", None)
+    return speaker, str(getattr(renderer, "name", type(speaker).__name__))
+
+
+def open_microphone(settings: Any) -> tuple[Any, str]:
+    """The microphone source and its name (DeviceError when there is none)."""
+    from audio.mic import MicrophoneSource
+
+    source = MicrophoneSource(device=settings.device)
+    name = getattr(source, "device_name", None) or getattr(source, "name", None) or settings.device
+    name = name or "default"
+    return source, str(name)

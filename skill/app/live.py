@@ -127,7 +127,8 @@ class LiveLoop:
                  guard: Any = None, journal: Any = None, tick_s: float = 0.1, threaded: bool = True,
                  on_heard: Callable[[Heard], None] | None = None,
                  status: Callable[[], str] | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 barge_in: Callable[[list[str]], Any] | None = None) -> None:
         self.coach = coach
         self.source = source
         self.recognizer = recognizer
@@ -144,6 +145,11 @@ class LiveLoop:
         self._was_speaking = False
         self._mic_state = "ok"
         self._last_tick = float("-inf")
+        self.barge_in = barge_in
+        self._echo_rec: Any = None
+        self._echo_texts: tuple[str, ...] = ()
+        self._barge: tuple[int, str] | None = None
+        self._barge_since = 0.0
 
     # ------------------------------------------------------------------------------------ main loop
     def run(self) -> None:
@@ -155,6 +161,8 @@ class LiveLoop:
                 hyp = self.recognizer.accept(chunk)
                 if hyp is not None:
                     self._on_hypothesis(hyp, time.perf_counter() - t0)
+                elif self._echo_rec is not None:
+                    self._listen_over_coach(chunk)
             self._after_chunk()
             if self.coach.finished:
                 return
@@ -196,6 +204,10 @@ class LiveLoop:
         elif busy and not self._was_speaking:
             self._log("coach speaking")
         self._was_speaking = busy
+        texts = tuple(self.guard.spoken_texts) if busy and self.guard is not None else ()
+        if texts != self._echo_texts:
+            self._echo_texts, self._barge = texts, None
+            self._echo_rec = self.barge_in(list(texts)) if texts and self.barge_in is not None else None
 
     def _after_chunk(self) -> None:
         """Microphone status and timers, after every chunk (or idle tick)."""
@@ -218,6 +230,59 @@ class LiveLoop:
         if state != "lost":
             self.recognizer.reset()
         self.coach.say(msg(key), urgent=state == "lost")
+
+    # ------------------------------------------------------------------------------------ barge-in
+    BARGE_IN_CONFIRM_S = 0.3
+    """A barge-in phrase must stay in the listener's result this long (filters flickering guesses)."""
+    BARGE_IN_WINDOW = 8
+    """How many of the newest words are searched for a barge-in phrase."""
+
+    def _listen_over_coach(self, chunk: bytes) -> None:
+        """While the coach speaks, the user's voice merges with the coach's into one long utterance that the
+        main recognizer ends only when the coach stops. A second recognizer (from ``barge_in``) listens to
+        the same audio with the coach's own words and the barge-in phrases as its grammar, so the coach's
+        voice is explained by its own words; a barge-in phrase (stop, pause, pain) that appears in its
+        newest words, holds for ``BARGE_IN_CONFIRM_S`` and is not something the coach is saying cuts the
+        coach off and is handled at once."""
+        hyp = self._echo_rec.accept(chunk)
+        text = hyp.text if hyp is not None else _partial_text(self._echo_rec)
+        found = self._find_barge_in(text.split())
+        now = self.clock.now()
+        if found is None:
+            self._barge = None
+            return
+        position, phrase, intent = found
+        if self._barge != (position, phrase):
+            self._barge, self._barge_since = (position, phrase), now
+            if hyp is None:
+                return
+        elif now - self._barge_since < self.BARGE_IN_CONFIRM_S:
+            return
+        self._barge = None
+        assert self.guard is not None
+        allowed = self.guard.allow(intent.name, phrase, now)
+        verdict = "" if allowed else " (the coach says it)"
+        self._log(f"barge-in {phrase!r} over the coach -> {intent.name}{verdict}")
+        if not allowed:
+            return
+        self.recognizer.reset()
+        self._echo_rec = None
+        self._on_hypothesis(Hypothesis(phrase, early=True, end_s=getattr(self.recognizer, "fed_s", 0.0)), 0.0)
+
+    def _find_barge_in(self, words: list[str]) -> tuple[int, str, Intent] | None:
+        """The longest barge-in phrase among the newest words: (position, phrase, intent), or None."""
+        assert self.guard is not None
+        tail = words[-self.BARGE_IN_WINDOW:]
+        offset = len(words) - len(tail)
+        for n in range(min(4, len(tail)), 0, -1):
+            for i in range(len(tail) - n + 1):
+                run = tail[i:i + n]
+                if "[unk]" in run:
+                    continue
+                intent = self.matcher.match(" ".join(run))
+                if intent is not None and intent.name in self.guard.barge_in:
+                    return offset + i, " ".join(run), intent
+        return None
 
     @staticmethod
     def _heard_from(hyp: Hypothesis, now: float) -> float | None:
@@ -264,140 +329,19 @@ class LiveLoop:
         self.coach.handle(intent if intent is not None else Intent.unknown(text))
 
 
+def _partial_text(recognizer: Any) -> str:
+    """A recognizer's current partial result ('' when it offers none)."""
+    partial = getattr(recognizer, "partial", None)
+    if callable(partial):
+        partial = partial()
+    if partial is None:
+        partial = getattr(recognizer, "_partial", "")
+    return partial if isinstance(partial, str) else ""
+
+
 def close_quietly(*things: Any) -> None:
     """Close each of ``things`` that is not None, ignoring errors (used on the way out)."""
     for thing in things:
         if thing is not None:
             with contextlib.suppress(Exception):
                 thing.close()
-
-
-class SilentSpeaker:
-    """Says nothing: used when replies are printed anyway (typed mode without speech output)."""
-
-    def say(self, text: str) -> None:
-        """Nothing to do."""
-
-    def stop(self) -> None:
-        """Nothing to cut."""
-
-    def speaking(self) -> bool:
-        """Never."""
-        return False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Always done."""
-        return True
-
-    def set_voice(self, rate: int, volume: float) -> None:
-        """Nothing to apply it to."""
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-def open_output(settings: Any, err: TextIO | None = None) -> tuple[Any, str]:
-    """The speaker for the settings and a short description for the banner; printed replies (with the
-    reason on stderr) when there is no speech output."""
-    from audio.tts import PrintSpeaker, open_speaker
-
-    stream = err if err is not None else sys.stderr
-    speaker, why = open_speaker(settings.speech, speak_to=settings.speak_to, rate=settings.rate,
-                                volume=settings.volume, voice=settings.voice)
-    if isinstance(speaker, PrintSpeaker):
-        if why:
-            reason = why.split("; printing replies instead")[0].rstrip(".")
-            print(msg("no_speaker", reason=reason), file=stream, flush=True)
-        return SilentSpeaker(), "printed"
-    if settings.speak_to is not None:
-        return speaker, f"written to {settings.speak_to}"
-    renderer = getattr(speaker, "renderer", None)
-    return speaker, str(getattr(renderer, "name", type(speaker).__name__))
-
-
-def open_microphone(settings: Any) -> tuple[Any, str]:
-    """The microphone source and its name (DeviceError when there is none)."""
-    from audio.mic import MicrophoneSource
-
-    source = MicrophoneSource(device=settings.device)
-    name = getattr(source, "device_name", None) or getattr(source, "name", None) or settings.device
-    name = name or "default"
-    return source, str(name)
-
-
-def run_session_command(settings: Any, text: bool = False, resume: bool = False,
-                        demo_if_no_mic: bool = False, stdin: TextIO | None = None) -> int:
-    """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C."""
-    from audio.echo_guard import EchoGuard
-    from audio.errors import DeviceError
-    from skill.app import textmode
-    from skill.app.engines import build_recognizer, choose_engine, load_language
-    from skill.clock import MonotonicClock
-
-    source, mic_name = None, ""
-    if not text:
-        try:
-            source, mic_name = open_microphone(settings)
-        except (DeviceError, ImportError) as exc:
-            reason = str(exc).rstrip(".")
-            if demo_if_no_mic:
-                print(msg("no_microphone_demo", reason=reason), file=sys.stderr, flush=True)
-                from skill.app.demo import run_demo
-
-                return run_demo(settings)
-            print(msg("no_microphone_text", reason=reason), file=sys.stderr, flush=True)
-            text = True
-    language = load_language()
-    recognizer = choice = None
-    if not text:
-        choice = choose_engine(settings)
-        recognizer = build_recognizer(choice, language, verbose=settings.verbose)
-    speaker, speaker_name = open_output(settings)
-    clock = MonotonicClock()
-    opened = coach = None
-    try:
-        opened = textmode.open_session(settings, language, clock, resume=resume)
-        extras = msg("banner_journal", journal=opened.journal.path)
-        if opened.resumed:
-            extras += msg("banner_resume", session_id=opened.resumed)
-        if text:
-            banner = msg("banner_text_mode", speaker=speaker_name, extras=extras)
-        else:
-            assert choice is not None
-            banner = msg("banner", engine=choice.engine, model=choice.model or "built-in en-us",
-                         mic=mic_name, speaker=speaker_name, extras=extras)
-        print(banner, file=sys.stderr, flush=True)
-        opened.journal.record("engine", engine=choice.engine if choice else "typed",
-                              model=str(choice.model) if choice and choice.model else None,
-                              microphone=mic_name or None, speech=speaker_name)
-        coach = Coach(opened.session, speaker, opened.journal)
-        if text:
-            examples = ", ".join(f'"{e}"' for e in list(language.examples().values())[:3])
-            print(msg("text_mode_prompt", examples=examples), file=sys.stderr, flush=True)
-            coach.begin()
-            textmode.run_text(coach, language, stdin=stdin)
-        else:
-            guard = EchoGuard()
-            if hasattr(speaker, "add_listener"):
-                speaker.add_listener(guard)
-            coach.begin()
-            log = (lambda m: print(m, file=sys.stderr, flush=True)) if settings.verbose else None
-            LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard, journal=opened.journal,
-                     status=lambda: getattr(source, "status", "ok"), log=log).run()
-        textmode.finish(coach, opened.journal)
-        speaker.wait(30.0)
-        return 0
-    except KeyboardInterrupt:
-        if coach is not None and opened is not None:
-            textmode.finish(coach, opened.journal, interrupted=True)
-            speaker.wait(10.0)
-        elif opened is not None:
-            opened.journal.close(None)
-        return 130
-    except BaseException as exc:
-        if opened is not None:
-            opened.journal.record("error", message=str(exc), type=type(exc).__name__)
-            opened.journal.close(coach.summary if coach is not None else None)
-        raise
-    finally:
-        close_quietly(source, speaker)

@@ -1,6 +1,6 @@
-"""Typed commands instead of speech (``session --text``, or when there is no microphone), and the start and
-end of a session that every mode shares: opening the journal (resuming if asked), building the session,
-closing with the summary.
+"""The ``session`` command: live (``LiveLoop``) or typed commands (``--text``, or with no microphone), and
+what every mode shares: opening the journal (resuming if asked), building the session, closing it with the
+summary.
 """
 
 from __future__ import annotations
@@ -131,3 +131,83 @@ def run_text(coach: Coach, language: Language, stdin: TextIO | None = None, tick
         coach.handle(intent if intent is not None else Intent.unknown(text))
         if not coach.finished:
             coach.tick()
+
+
+def run_session_command(settings: Any, text: bool = False, resume: bool = False,
+                        demo_if_no_mic: bool = False, stdin: TextIO | None = None) -> int:
+    """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C."""
+    from audio.echo_guard import EchoGuard
+    from audio.errors import DeviceError
+    from skill.app import engines
+    from skill.app.live import LiveLoop, close_quietly
+    from skill.clock import MonotonicClock
+
+    source, mic_name = None, ""
+    if not text:
+        try:
+            source, mic_name = engines.open_microphone(settings)
+        except (DeviceError, ImportError) as exc:
+            reason = str(exc).rstrip(".")
+            if demo_if_no_mic:
+                print(msg("no_microphone_demo", reason=reason), file=sys.stderr, flush=True)
+                from skill.app.demo import run_demo
+
+                return run_demo(settings)
+            print(msg("no_microphone_text", reason=reason), file=sys.stderr, flush=True)
+            text = True
+    language = engines.load_language()
+    recognizer = choice = None
+    if not text:
+        choice = engines.choose_engine(settings)
+        recognizer = engines.build_recognizer(choice, language, verbose=settings.verbose)
+    speaker, speaker_name = engines.open_output(settings)
+    clock = MonotonicClock()
+    opened = coach = None
+    try:
+        opened = open_session(settings, language, clock, resume=resume)
+        extras = msg("banner_journal", journal=opened.journal.path)
+        if opened.resumed:
+            extras += msg("banner_resume", session_id=opened.resumed)
+        if text:
+            banner = msg("banner_text_mode", speaker=speaker_name, extras=extras)
+        else:
+            assert choice is not None
+            banner = msg("banner", engine=choice.engine, model=choice.model or "built-in en-us",
+                         mic=mic_name, speaker=speaker_name, extras=extras)
+        print(banner, file=sys.stderr, flush=True)
+        opened.journal.record("engine", engine=choice.engine if choice else "typed",
+                              model=str(choice.model) if choice and choice.model else None,
+                              microphone=mic_name or None, speech=speaker_name)
+        coach = Coach(opened.session, speaker, opened.journal)
+        if text:
+            examples = ", ".join(f'"{e}"' for e in list(language.examples().values())[:3])
+            print(msg("text_mode_prompt", examples=examples), file=sys.stderr, flush=True)
+            coach.begin()
+            run_text(coach, language, stdin=stdin)
+        else:
+            guard = EchoGuard()
+            if hasattr(speaker, "add_listener"):
+                speaker.add_listener(guard)
+            coach.begin()
+            log = (lambda m: print(m, file=sys.stderr, flush=True)) if settings.verbose else None
+            assert choice is not None
+            LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard, journal=opened.journal,
+                     status=lambda: getattr(source, "status", "ok"), log=log,
+                     barge_in=engines.barge_in_listener(choice, language)).run()
+        finish(coach, opened.journal)
+        speaker.wait(30.0)
+        return 0
+    except KeyboardInterrupt:
+        if coach is not None and opened is not None:
+            finish(coach, opened.journal, interrupted=True)
+            speaker.wait(10.0)
+        elif opened is not None:
+            opened.journal.close(None)
+        return 130
+    except BaseException as exc:
+        if opened is not None:
+            opened.journal.record("error", message=str(exc), type=type(exc).__name__)
+            opened.journal.close(coach.summary if coach is not None else None)
+        raise
+    finally:
+        close_quietly(source, speaker)
