@@ -232,3 +232,20 @@ def test_devices_never_tracebacks() -> None:
     proc = run("devices")
     assert "Traceback" not in proc.stderr
     assert proc.returncode in (0, 5)
+
+
+def test_demo_if_no_microphone_runs_the_demo(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from audio.errors import DeviceError
+    from skill.app import demo, engines
+
+    def no_mic(settings: object) -> tuple[object, str]:
+        raise DeviceError("no microphone found")
+
+    ran = []
+    monkeypatch.setattr(engines, "open_microphone", no_mic)
+    monkeypatch.setattr(demo, "run_demo", lambda settings, **kw: ran.append(settings) or 0)
+    assert main(["session", "--demo-if-no-microphone", "--rate", "150"]) == 0
+    assert ran and ran[0].rate == 150
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == "No microphone: no microphone found. Running the demo instead."

@@ -45,7 +45,7 @@ def _voice_opts() -> argparse.ArgumentParser:
     p.add_argument("--speech", choices=SPEECH, default=None,
                    help="speech output: pyttsx3, espeak (espeak-ng), print, or auto")
     p.add_argument("--voice", default=None, help="text-to-speech voice (id or part of its name)")
-    p.add_argument("--rate", default=None, help="speaking rate, words a minute (80-400)")
+    p.add_argument("--rate", default=None, help="speaking rate, words a minute (80-320)")
     p.add_argument("--volume", default=None, help="speech volume, 0.0-1.0")
     return p
 

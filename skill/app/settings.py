@@ -22,7 +22,7 @@ APP_NAME = "massage-coach"
 ENV_PREFIX = "MASSAGE_COACH_"
 ENGINES: tuple[str, ...] = ("auto", "vosk", "sphinx")
 SPEECH: tuple[str, ...] = ("auto", "pyttsx3", "espeak", "print")
-RATE_RANGE: tuple[int, int] = (80, 400)
+RATE_RANGE: tuple[int, int] = (80, 320)
 """Speaking rates (words a minute) the app accepts."""
 
 
