@@ -6,6 +6,7 @@ Only espeak-ng's en-us voices (``en-us``, ``en-us+f2``, ``en-us+m3``, ...) suit 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 
@@ -18,12 +19,36 @@ from audio.wav import decode_samples, parse_wav, to_mono_16k
 NOISE_KINDS = ("white", "pink", "music")
 
 
+@functools.lru_cache(maxsize=2)
+def _voice_names(exe: str, kind: str = "") -> frozenset[str]:
+    """Names espeak-ng accepts for ``-v`` (languages, voice names, files), or variants with kind="variant"."""
+    arg = "--voices=variant" if kind else "--voices"
+    out = subprocess.run([exe, arg], capture_output=True, text=True, timeout=30, check=False).stdout
+    names: set[str] = set()
+    for line in out.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 5:
+            lang, name, file = cols[1].lower(), cols[3].lower(), cols[4].lower()
+            names.update({lang, name, file, file.rsplit("/", 1)[-1]})
+    return frozenset(names)
+
+
+def _check_voice(exe: str, voice: str) -> None:
+    base, _, variant = voice.lower().partition("+")
+    # espeak-ng quietly falls back to its default voice on an unknown name when not on a terminal
+    if base not in _voice_names(exe):
+        raise AudioError(f"espeak-ng has no voice {voice!r} (see espeak-ng --voices)")
+    if variant and variant not in _voice_names(exe, "variant"):
+        raise AudioError(f"espeak-ng has no voice variant {variant!r} (see espeak-ng --voices=variant)")
+
+
 def synthesize(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50,
                amplitude: int = 100) -> np.ndarray:
     """Speak ``text`` with espeak-ng and return 16 kHz mono int16 samples (AudioError if espeak-ng fails)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise AudioError("cannot synthesize speech: espeak-ng is not installed")
+    _check_voice(exe, voice)
     cmd = [exe, "-v", voice, "-s", str(int(speed)), "-p", str(int(pitch)), "-a", str(int(amplitude)),
            "--stdout", text]
     try:

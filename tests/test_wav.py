@@ -172,3 +172,33 @@ def test_converted_speech_is_still_recognized(tmp_path, rate, kind, bits, channe
     rec = vosk.KaldiRecognizer(vosk_model(), 16000, json.dumps(["use your palms", "use your fists", "[unk]"]))
     rec.AcceptWaveform(read_wav(path).tobytes())
     assert json.loads(rec.FinalResult())["text"] == "use your palms"
+
+
+def test_synthesize_gives_16k_int16_speech_per_voice():
+    from audio.synth import synthesize
+
+    a = synthesize("next stroke")
+    b = synthesize("next stroke", voice="en-us+f2", speed=200)
+    assert a.dtype == np.int16 and 0.5 < len(a) / 16000 < 3.0
+    assert len(b) < len(a)  # faster speech is shorter
+    assert np.max(np.abs(a)) > 3000
+
+
+def test_unknown_voice_is_an_audio_error():
+    from audio.errors import AudioError
+    from audio.synth import synthesize
+
+    with pytest.raises(AudioError, match="espeak-ng"):
+        synthesize("hello", voice="no-such-voice")
+
+
+@pytest.mark.parametrize("kind", ["white", "pink", "music"])
+def test_mix_noise_hits_the_requested_snr(kind):
+    from audio.synth import mix_noise, pad, speech_rms
+
+    clean = pad(speech("use palms"), 0.5, 0.5)
+    noisy = mix_noise(clean, 10.0, kind, np.random.default_rng(3))
+    noise = noisy.astype(np.float64) - clean
+    snr = 20 * np.log10(speech_rms(clean) / np.sqrt(np.mean(noise**2)))
+    assert abs(snr - 10.0) < 0.5
+    assert len(pad(clean, 0.25, 1.0)) == len(clean) + 4000 + 16000
