@@ -101,7 +101,8 @@ class VoskRecognizer:
         self._silence = SilenceTracker()
         self._partial = ""
         self._partial_since = 0
-        self._tail_guard = False  # after an early commit, until a pause: a non-command result is its tail
+        self._tail_guard = False  # after an early commit, until new speech: a non-command result is its tail
+        self._gap_seen = False
         self.early_commits = 0
 
     def _usable_grammar(self, grammar: Sequence[str]) -> list[str]:
@@ -139,17 +140,16 @@ class VoskRecognizer:
 
     def accept(self, pcm: bytes) -> Hypothesis | None:
         """Feed one chunk (20-100 ms of s16le); a Hypothesis when an utterance ended or was committed."""
-        self._silence.update(pcm)
+        quiet = self._silence.update(pcm)
         self._fed += len(pcm) // 2
-        if self._tail_guard and self._silence.quiet_samples >= TAIL_GAP_S * SAMPLE_RATE:
-            self._tail_guard = False
+        if self._tail_guard:
+            if self._silence.quiet_samples >= TAIL_GAP_S * SAMPLE_RATE:
+                self._gap_seen = True
+            elif self._gap_seen and not quiet:
+                self._tail_guard = False  # new speech after a pause: a new utterance
         if self._rec.AcceptWaveform(pcm):
-            hyp = self._hypothesis(json.loads(self._rec.Result()), early=False)
+            hyp = self._guarded(self._hypothesis(json.loads(self._rec.Result()), early=False))
             self._new_round()
-            if hyp is not None and self._tail_guard:
-                self._tail_guard = False
-                if self.is_complete is None or not self.is_complete(hyp.text):
-                    return None  # the rest of an utterance already committed early ("next" ... "stroke")
             return hyp
         if self.is_complete is None:
             return None
@@ -163,22 +163,35 @@ class VoskRecognizer:
             return self._commit_early(partial)
         return None
 
+    def _guarded(self, hyp: Hypothesis | None) -> Hypothesis | None:
+        """Drop the tail of an utterance committed early: a result with no new speech since the commit
+        that is not a complete command itself, or that has only zero-length words (a decoder artifact)."""
+        if hyp is None or not self._tail_guard:
+            return hyp
+        self._tail_guard = False
+        artifact = all(w.end - w.start < 0.03 for w in hyp.words) if hyp.words else False
+        if artifact or self.is_complete is None or not self.is_complete(hyp.text):
+            return None
+        return hyp
+
     def _commit_early(self, partial: str) -> Hypothesis:
-        final = json.loads(self._rec.FinalResult())
-        hyp = self._hypothesis(final, early=True)
-        if hyp is None or hyp.text != partial:
-            # the final pass disagreed: trust what was complete (the words come without times)
+        final = self._hypothesis(json.loads(self._rec.FinalResult()), early=True)
+        if final is not None and final.text != partial and self.is_complete(final.text):
+            hyp = final  # the final pass (full lattice) corrected the partial: e.g. "use palm" -> "use palms"
+        elif final is not None and final.text == partial:
+            hyp = final
+        else:  # the final pass lost the command: trust what was complete (words without times)
             hyp = Hypothesis(text=partial, words=tuple(Word(w) for w in partial.split()), early=True,
                              end_s=self.fed_s)
         self._rec.Reset()
         self._new_round()
-        self._tail_guard = True
+        self._tail_guard, self._gap_seen = True, False
         self.early_commits += 1
         return hyp
 
     def flush(self) -> Hypothesis | None:
         """End of stream: the rest of the current utterance, if any words were heard."""
-        hyp = self._hypothesis(json.loads(self._rec.FinalResult()), early=False)
+        hyp = self._guarded(self._hypothesis(json.loads(self._rec.FinalResult()), early=False))
         self._rec.Reset()
         self._new_round()
         return hyp
