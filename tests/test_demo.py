@@ -75,23 +75,35 @@ def test_demo_with_echo_never_obeys_the_coach(tmp_path: Path, capsys: pytest.Cap
     assert acted == [line.expect for line in script]
 
 
-@pytest.mark.parametrize(("command", "intent"), [("it hurts", "pain"), ("pause", "pause")])
-def test_barge_in_over_the_coachs_voice(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch, command: str, intent: str) -> None:
-    """With the coach's voice in the microphone, a barge-in said over it cuts it off and is acted on."""
+@pytest.mark.parametrize(("command", "intent", "reply"), [
+    ("stop", "stop", "Stopping here."), ("it hurts", "pain", "Stop pressing right now"),
+    ("next", None, None),
+])
+def test_barge_in_while_the_coach_speaks(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch, command: str, intent: str | None,
+                                         reply: str | None) -> None:
+    """Said over the coach's greeting (the microphone hearing only the partner, as with echo cancellation):
+    stop and pain cut the coach off and are acted on at once; other commands wait for their turn."""
     from skill.app import demo
 
     script = [demo.Line("start", "start"), demo.Line(command, intent, gap_s=2.0, over_coach=True)]
     monkeypatch.setattr(demo, "load_script", lambda: script)
-    text, _ = run_demo(tmp_path, capsys, "--echo", "0.8")
-    acted = [(at, name) for at, _, name, note in heard_lines(text) if "ignored" not in note]
-    assert [name for _, name in acted] == ["start", intent]
+    text, wav = run_demo(tmp_path, capsys)
+    heard = heard_lines(text)
+    assert [h[2] for h in heard][:2] == ["start", intent or "next"]
     said = coach_lines(text)
-    barge_at = acted[1][0]
-    greeting_at = next(at for at, line in said if line.startswith("Hello"))
-    assert barge_at - greeting_at < 4.5  # said at 2 s into the greeting, which runs for about 10 s
-    reply = next(line for at, line in said if at >= barge_at)
-    assert reply.startswith("Stop pressing right now" if intent == "pain" else "Paused.")
+    greeting = next(i for i, (_, line) in enumerate(said) if line.startswith("Hello"))
+    if intent is None:
+        assert "ignored" in heard[1][3]
+        assert len(said) == greeting + 1
+        return
+    barge_at = heard[1][0]
+    assert said[greeting + 1][1].startswith(reply) and said[greeting + 1][0] == barge_at
+    # the greeting was cut off where the barge-in was heard: the coach's audio stops right there
+    with wave.open(str(wav)) as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    gap = samples[round((barge_at + 0.05) * 16000): round((barge_at + 0.3) * 16000)]
+    assert np.abs(gap.astype(np.int32)).max() > 0  # the reply starts at once
 
 
 def test_demo_uses_the_espeak_trained_model_when_no_vosk_model_is_installed(

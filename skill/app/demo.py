@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from audio.protocols import SAMPLE_RATE
-from skill.app.engines import barge_in_listener, build_recognizer, build_session, choose_engine, load_language
+from skill.app.engines import build_recognizer, build_session, choose_engine, load_language
 from skill.app.live import Coach, Heard, LiveLoop
 from skill.app.messages import demo_data
 from skill.app.settings import Settings
@@ -289,7 +289,7 @@ def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None 
     print(data["header"].format(engine=choice.describe()), file=stream, flush=True)
     wall0 = time.perf_counter()
     loop = LiveLoop(coach, partner, recognizer, language.matcher, clock, guard=guard, threaded=False,
-                    on_heard=on_heard, barge_in=barge_in_listener(choice, language))
+                    on_heard=on_heard)
     try:
         coach.begin()
         loop.run()

@@ -155,31 +155,6 @@ def build_recognizer(choice: EngineChoice, language: Language, verbose: bool = F
     raise ConfigError(f"unknown engine {choice.engine!r}")
 
 
-def barge_in_listener(choice: EngineChoice, language: Language,
-                      intents: frozenset[str] | None = None) -> Callable[[list[str]], Any] | None:
-    """For Vosk: a factory of recognizers that listen over the coach's voice, given what it is saying.
-
-    Their grammar is the coach's own words plus the barge-in phrases (stop, pause, pain), so the coach's
-    voice decodes as its own words and only a real barge-in phrase stands out. None for other engines.
-    """
-    if choice.engine != "vosk" or choice.model is None:
-        return None
-    from audio.echo_guard import DEFAULT_BARGE_IN
-    from audio.vosk_engine import VoskRecognizer
-
-    wanted = intents if intents is not None else DEFAULT_BARGE_IN
-    phrases = sorted({p.text for p in language.catalogue.phrases if p.intent in wanted})
-    model = load_vosk_model(choice.model)
-    vocabulary = sorted(language.catalogue.words())
-
-    def make(coach_texts: list[str]) -> Any:
-        words = sorted({w for text in coach_texts for w in text.split()})
-        return VoskRecognizer(model, [*words, *vocabulary, *phrases], is_complete=lambda text: False,
-                              name="barge-in")
-
-    return make
-
-
 def build_session(settings: Settings, language: Language, clock: Any,
                   snapshot: Mapping[str, Any] | None = None) -> Any:
     """A new session (or one restored from ``snapshot``) on the English routine."""

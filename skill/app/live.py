@@ -127,8 +127,7 @@ class LiveLoop:
                  guard: Any = None, journal: Any = None, tick_s: float = 0.1, threaded: bool = True,
                  on_heard: Callable[[Heard], None] | None = None,
                  status: Callable[[], str] | None = None,
-                 log: Callable[[str], None] | None = None,
-                 barge_in: Callable[[list[str]], Any] | None = None) -> None:
+                 log: Callable[[str], None] | None = None) -> None:
         self.coach = coach
         self.source = source
         self.recognizer = recognizer
@@ -145,11 +144,6 @@ class LiveLoop:
         self._was_speaking = False
         self._mic_state = "ok"
         self._last_tick = float("-inf")
-        self.barge_in = barge_in
-        self._echo_rec: Any = None
-        self._echo_texts: tuple[str, ...] = ()
-        self._barge: tuple[int, str] | None = None
-        self._barge_since = 0.0
 
     # ------------------------------------------------------------------------------------ main loop
     def run(self) -> None:
@@ -161,8 +155,6 @@ class LiveLoop:
                 hyp = self.recognizer.accept(chunk)
                 if hyp is not None:
                     self._on_hypothesis(hyp, time.perf_counter() - t0)
-                elif self._echo_rec is not None:
-                    self._listen_over_coach(chunk)
             self._after_chunk()
             if self.coach.finished:
                 return
@@ -204,10 +196,6 @@ class LiveLoop:
         elif busy and not self._was_speaking:
             self._log("coach speaking")
         self._was_speaking = busy
-        texts = tuple(self.guard.spoken_texts) if busy and self.guard is not None else ()
-        if texts != self._echo_texts:
-            self._echo_texts, self._barge = texts, None
-            self._echo_rec = self.barge_in(list(texts)) if texts and self.barge_in is not None else None
 
     def _after_chunk(self) -> None:
         """Microphone status and timers, after every chunk (or idle tick)."""
@@ -230,59 +218,6 @@ class LiveLoop:
         if state != "lost":
             self.recognizer.reset()
         self.coach.say(msg(key), urgent=state == "lost")
-
-    # ------------------------------------------------------------------------------------ barge-in
-    BARGE_IN_CONFIRM_S = 0.3
-    """A barge-in phrase must stay in the listener's result this long (filters flickering guesses)."""
-    BARGE_IN_WINDOW = 8
-    """How many of the newest words are searched for a barge-in phrase."""
-
-    def _listen_over_coach(self, chunk: bytes) -> None:
-        """While the coach speaks, the user's voice merges with the coach's into one long utterance that the
-        main recognizer ends only when the coach stops. A second recognizer (from ``barge_in``) listens to
-        the same audio with the coach's own words and the barge-in phrases as its grammar, so the coach's
-        voice is explained by its own words; a barge-in phrase (stop, pause, pain) that appears in its
-        newest words, holds for ``BARGE_IN_CONFIRM_S`` and is not something the coach is saying cuts the
-        coach off and is handled at once."""
-        hyp = self._echo_rec.accept(chunk)
-        text = hyp.text if hyp is not None else _partial_text(self._echo_rec)
-        found = self._find_barge_in(text.split())
-        now = self.clock.now()
-        if found is None:
-            self._barge = None
-            return
-        position, phrase, intent = found
-        if self._barge != (position, phrase):
-            self._barge, self._barge_since = (position, phrase), now
-            if hyp is None:
-                return
-        elif now - self._barge_since < self.BARGE_IN_CONFIRM_S:
-            return
-        self._barge = None
-        assert self.guard is not None
-        allowed = self.guard.allow(intent.name, phrase, now)
-        verdict = "" if allowed else " (the coach says it)"
-        self._log(f"barge-in {phrase!r} over the coach -> {intent.name}{verdict}")
-        if not allowed:
-            return
-        self.recognizer.reset()
-        self._echo_rec = None
-        self._on_hypothesis(Hypothesis(phrase, early=True, end_s=getattr(self.recognizer, "fed_s", 0.0)), 0.0)
-
-    def _find_barge_in(self, words: list[str]) -> tuple[int, str, Intent] | None:
-        """The longest barge-in phrase among the newest words: (position, phrase, intent), or None."""
-        assert self.guard is not None
-        tail = words[-self.BARGE_IN_WINDOW:]
-        offset = len(words) - len(tail)
-        for n in range(min(4, len(tail)), 0, -1):
-            for i in range(len(tail) - n + 1):
-                run = tail[i:i + n]
-                if "[unk]" in run:
-                    continue
-                intent = self.matcher.match(" ".join(run))
-                if intent is not None and intent.name in self.guard.barge_in:
-                    return offset + i, " ".join(run), intent
-        return None
 
     @staticmethod
     def _heard_from(hyp: Hypothesis, now: float) -> float | None:
@@ -327,16 +262,6 @@ class LiveLoop:
         if guarding and self.coach.speaker.speaking():
             self.coach.speaker.stop()  # a barge-in: the user talked over the coach
         self.coach.handle(intent if intent is not None else Intent.unknown(text))
-
-
-def _partial_text(recognizer: Any) -> str:
-    """A recognizer's current partial result ('' when it offers none)."""
-    partial = getattr(recognizer, "partial", None)
-    if callable(partial):
-        partial = partial()
-    if partial is None:
-        partial = getattr(recognizer, "_partial", "")
-    return partial if isinstance(partial, str) else ""
 
 
 def close_quietly(*things: Any) -> None:

@@ -190,10 +190,8 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
                 speaker.add_listener(guard)
             coach.begin()
             log = (lambda m: print(m, file=sys.stderr, flush=True)) if settings.verbose else None
-            assert choice is not None
             LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard, journal=opened.journal,
-                     status=lambda: getattr(source, "status", "ok"), log=log,
-                     barge_in=engines.barge_in_listener(choice, language)).run()
+                     status=lambda: getattr(source, "status", "ok"), log=log).run()
         finish(coach, opened.journal)
         speaker.wait(30.0)
         return 0
