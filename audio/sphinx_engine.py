@@ -6,6 +6,11 @@ phrase, so the grammar also has a garbage branch: a loop over one pseudo-word pe
 weighted by ``garbage_weight``. Speech that fits no phrase comes out as garbage words, reported as
 ``[unk]`` like Vosk does, and the matcher rejects it. Streaming uses pocketsphinx's VAD ``Endpointer``.
 
+The garbage weight trades false accepts for misses (espeak-ng en-us, 25 commands clean + music, 93 chatter
+lines, audio.evaluate): none 52 % commands / 40 % chatter accepted; 1e-15: 50 % / 23 %; 1e-12: 44 % / 12 %;
+1e-10 (default): 40 % / 8 %, real-time factor 0.39 with ``maxhmmpf=1000``. pocketsphinx's model was trained
+on people, not espeak-ng, hence the low command figures here.
+
 Words missing from cmudict are tried with an apostrophe ("dont" -> "don't"); the rest leave their phrases
 out of the grammar (``unknown_words``).
 """
@@ -86,7 +91,7 @@ class SphinxRecognizer:
         options: dict[str, object] = dict(
             hmm=os.path.join(model_dir, "en-us"), dict=os.path.join(model_dir, "cmudict-en-us.dict"),
             samprate=SAMPLE_RATE, loglevel="FATAL", dither=True,
-            beam=1e-30, wbeam=1e-20, pbeam=1e-30, maxhmmpf=2000,
+            beam=1e-30, wbeam=1e-20, pbeam=1e-30, maxhmmpf=1000,
         )
         options.update(decoder_options)
         try:
