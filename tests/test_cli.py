@@ -249,3 +249,33 @@ def test_demo_if_no_microphone_runs_the_demo(monkeypatch: pytest.MonkeyPatch,
     assert ran and ran[0].rate == 150
     first = capsys.readouterr().err.splitlines()[0]
     assert first == "No microphone: no microphone found. Running the demo instead."
+
+
+def test_invalid_utf8_line_does_not_end_a_typed_session(tmp_path: Path) -> None:
+    stdin = b"start\n\xff\xfe garbage\nno\nno\nstart\nstop\n"
+    proc = subprocess.run([sys.executable, "-m", "skill", "session", "--text", "--speech", "print",
+                           "--journal", str(tmp_path)], input=stdin, capture_output=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8"}, timeout=60, check=False)
+    out = proc.stdout.decode("utf-8", "replace")
+    assert proc.returncode == 0 and "Step 1 of 10" in out and "Stopping here." in out
+
+
+def test_speech_failure_falls_back_to_printed_replies(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from audio.errors import SpeakerError
+    from skill.app.engines import SilentSpeaker, build_session, load_language
+    from skill.app.live import Coach
+    from skill.app.settings import Settings
+    from skill.clock import FakeClock
+
+    class Hung(SilentSpeaker):
+        def say(self, text: str) -> None:
+            raise SpeakerError("speech engine did not answer within 3 s")
+
+    coach = Coach(build_session(Settings(journal=tmp_path), load_language(), FakeClock()), Hung())
+    coach.say("first")
+    coach.say("second")
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["coach: first", "coach: second"]
+    assert captured.err.count("speech output failed") == 1
+    assert type(coach.speaker) is SilentSpeaker

@@ -89,11 +89,23 @@ class Coach:
         return actions
 
     def say(self, text: str, urgent: bool = False) -> None:
-        """Print and speak ``text``; urgent text stops current speech first."""
+        """Print and speak ``text``; urgent text stops current speech first. When the speech engine fails,
+        the session goes on with printed replies (said once on stderr)."""
+        from audio.errors import SpeakerError
+
         self.on_say(text, urgent)
-        if urgent and self.speaker.speaking():
-            self.speaker.stop()
-        self.speaker.say(text)
+        try:
+            if urgent and self.speaker.speaking():
+                self.speaker.stop()
+            self.speaker.say(text)
+        except SpeakerError as exc:
+            from skill.app.engines import SilentSpeaker
+
+            print(msg("speech_failed", reason=" ".join(str(exc).split())), file=sys.stderr, flush=True)
+            if self.journal is not None:
+                self.journal.record("error", message=str(exc), type="SpeakerError")
+            close_quietly(self.speaker)
+            self.speaker = SilentSpeaker()
 
 
 class _Reader:

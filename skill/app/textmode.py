@@ -106,9 +106,15 @@ def run_text(coach: Coach, language: Language, stdin: TextIO | None = None, tick
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
+        # bytes when there are bytes: one line that is not valid UTF-8 must not end the input
+        binary = getattr(source, "buffer", None)
         try:
-            for line in source:
-                lines.put(line)
+            if binary is not None:
+                for raw in binary:
+                    lines.put(raw.decode("utf-8", "replace"))
+            else:
+                for line in source:
+                    lines.put(line)
         except (OSError, ValueError):
             pass
         lines.put(None)
