@@ -19,6 +19,7 @@ import numpy as np
 import soxr
 
 from audio.errors import AudioFormatError
+from audio.other_formats import container_of, read_other
 from audio.protocols import SAMPLE_RATE
 
 PCM = 0x0001
@@ -141,13 +142,19 @@ def to_mono_16k(frames: np.ndarray, rate: int) -> np.ndarray:
 
 
 def read_wav(path: str | Path) -> np.ndarray:
-    """Read any PCM/float WAV file as 16 kHz mono int16 samples (AudioFormatError naming the file)."""
+    """Read any PCM/float WAV file as 16 kHz mono int16 samples (AudioFormatError naming the file).
+
+    AIFF and FLAC files are read too, through SpeechRecognition (``audio.other_formats``).
+    """
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:
         raise _fail(path, "it is a folder") from None
     except OSError as exc:
         raise _fail(path, exc.strerror or str(exc)) from None
+    if container_of(data):
+        samples, rate = read_other(path)
+        return to_mono_16k(samples.astype(np.float32) / 32768.0, rate)
     fmt, raw = parse_wav(data, path)
     return to_mono_16k(decode_samples(fmt, raw), fmt.rate)
 
