@@ -295,7 +295,7 @@ def audio_soak(folder: Path, model: Path, audio_s: float = 600.0, warmup_share: 
     wall = time.perf_counter() - t0
     probe.sample()
     expected = [intent for _, _, intent in stream.said if intent is not None]
-    correct, wrong, chatter_accepts = _score(stream.said, heard)
+    correct, wrong, chatter_accepts, confusions = _score(stream.said, heard)
     journal_path, seq = journal.path, journal._seq + 1
     journal.close(coach.summary or "soak over")
     return {
@@ -303,18 +303,21 @@ def audio_soak(folder: Path, model: Path, audio_s: float = 600.0, warmup_share: 
         "wall_s": round(wall, 1),
         "real_time_factor": round(wall / max(stream.fed_s, 1e-9), 4), "utterances": len(stream.said),
         "commands_spoken": len(expected), "commands_understood": correct, "wrong_intent": wrong,
-        "chatter_taken_for_commands": chatter_accepts,
+        "chatter_taken_for_commands": chatter_accepts, "chatter_confusions": confusions,
         "understood_share": round(correct / max(1, len(expected)), 3),
         "heard_list_after_warmup": heard_after_warmup[0], "heard_list_end": len(heard),
         "session_restarts": restarts, "journal": check_journal(journal_path, seq), **probe.figures(),
     }
 
 
-def _score(said: list[tuple[float, str, str | None]], heard: list[Any]) -> tuple[int, int, int]:
-    """(commands understood as spoken, commands taken for another intent, chatter taken for a command):
-    each utterance heard is matched to the last one spoken before it ended."""
+def _score(said: list[tuple[float, str, str | None]],
+           heard: list[Any]) -> tuple[int, int, int, dict[str, int]]:
+    """(commands understood as spoken, commands taken for another intent, chatter taken for a command,
+    and those by ``"sentence -> heard (intent)"``): each utterance heard is matched to the last one spoken
+    before it ended."""
     starts = [at for at, _, _ in said]
     correct = wrong = chatter = 0
+    confusions: dict[str, int] = {}
     done: set[int] = set()
     for h in heard:
         if h.intent is None:
@@ -326,11 +329,13 @@ def _score(said: list[tuple[float, str, str | None]], heard: list[Any]) -> tuple
         expected = said[i][2]
         if expected is None:
             chatter += 1
+            key = f"{said[i][1]!r} -> {h.text!r} ({h.intent.name})"
+            confusions[key] = confusions.get(key, 0) + 1
         elif h.intent.name == expected:
             correct += 1
         else:
             wrong += 1
-    return correct, wrong, chatter
+    return correct, wrong, chatter, confusions
 
 
 class _Chunks:
@@ -387,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             f"live loop and the toy Vosk model (real-time factor {a['real_time_factor']}): RSS "
             f"{a['rss_after_warmup_mb']} MB -> {a['rss_end_mb']} MB ({a['rss_growth_mb']:+} MB), "
             f"{a['commands_understood']} of {a['commands_spoken']} spoken commands understood as spoken, "
-            f"{a['chatter_taken_for_commands']} chatter sentences taken for commands, "
+            f"{a['chatter_taken_for_commands']} chatter utterances taken for commands "
+            f"({'; '.join(f'{k}: {v}' for k, v in a['chatter_confusions'].items()) or 'none'}), "
             f"{a['journal']['lost']} journal lines lost.",
             "LiveLoop.heard keeps every utterance for the whole session (heard_list_end); it is the one "
             "list that grows with session length (a few hundred bytes and 2-3 Python objects per "
