@@ -2,7 +2,8 @@
 
 Options: ``--quick`` (the tiny suite the tests use), ``--workers N`` (default 2), ``--out DIR`` (where the
 two files go; default bench/), ``--seed N``, ``--systems a,b`` (subset of the systems), ``--no-tts``,
-``--no-probe``, ``--from-json FILE`` (rewrite the report from an earlier results.json).
+``--no-probe``, ``--full-fallback`` (pocketsphinx on every condition, slow), ``--from-json FILE``
+(rewrite the report from an earlier results.json).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=SuiteConfig.seed)
     p.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                    help="comma-separated subset of: " + ", ".join(SYSTEMS))
+    p.add_argument("--full-fallback", action="store_true",
+                   help="run pocketsphinx on every condition (slow: it decodes noisy audio near real time)")
     p.add_argument("--no-tts", action="store_true", help="skip the reply time-to-first-audio measurement")
     p.add_argument("--no-probe", action="store_true", help="skip start-up / memory probes")
     p.add_argument("--from-json", type=Path, default=None,
@@ -75,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
             last[0] = time.perf_counter()
             _say(f"bench: {done}/{total} tasks ({time.perf_counter() - t0:.0f} s)")
 
-    outputs = run_suite.run(suite, systems, workers=args.workers, progress=progress)
+    outputs = run_suite.run(suite, systems, workers=args.workers, progress=progress,
+                            full_fallback=args.full_fallback)
     results: dict[str, Any] = {
         "command": "python -m bench" + (" --quick" if args.quick else ""),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "quick": args.quick, "chunk_ms": CHUNK_MS,
+        "quick": args.quick, "chunk_ms": CHUNK_MS, "full_fallback": args.full_fallback,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}",
         "suite": summary,
         "systems": {name: {"commands": command_metrics(suite, outputs, name),

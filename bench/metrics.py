@@ -27,8 +27,10 @@ def _rate(num: int, den: int) -> float | None:
     return 100.0 * num / den if den else None
 
 
-def classify(clip: Clip, events: Sequence[dict]) -> tuple[str, dict | None]:
-    """("correct" | "wrong" | "duplicate" | "missed", the first right event or None)."""
+def classify(clip: Clip, events: Sequence[dict], crashed: bool = False) -> tuple[str, dict | None]:
+    """("correct" | "wrong" | "duplicate" | "missed" | "crash", the first right event or None)."""
+    if crashed:
+        return "crash", None
     got = [e for e in events if e["intent"] is not None]
     if not got:
         return "missed", None
@@ -45,6 +47,7 @@ def _results(outputs: Sequence[dict], system: str, what: str) -> tuple[dict[str,
             continue
         if out.get("error"):
             errors.append(out["error"])
+        errors += out.get("crashes", [])
         if out.get("note"):
             notes.append(out["note"])
         for r in out.get("results", []):
@@ -56,7 +59,7 @@ def command_metrics(suite: Suite, outputs: Sequence[dict], system: str) -> dict[
     """Accuracy per condition / SNR / canonical subset, latency and RTF of one system."""
     res, errors, notes = _results(outputs, system, "commands")
     if not res:
-        return {"available": False, "error": "; ".join(errors) or "no results"}
+        return {"available": False, "error": "; ".join(sorted(set(errors))) or "no results"}
     by_cond: dict[str, Counter] = defaultdict(Counter)
     by_snr: dict[int, Counter] = defaultdict(Counter)
     canon: Counter = Counter()
@@ -71,7 +74,7 @@ def command_metrics(suite: Suite, outputs: Sequence[dict], system: str) -> dict[
             continue
         compute += r["compute_s"]
         audio += r["audio_s"]
-        verdict, hit = classify(clip, r["events"])
+        verdict, hit = classify(clip, r["events"], bool(r.get("crash")))
         by_cond[clip.condition][verdict] += 1
         if clip.snr() is not None:
             by_snr[clip.snr()][verdict] += 1
@@ -96,21 +99,24 @@ def command_metrics(suite: Suite, outputs: Sequence[dict], system: str) -> dict[
     def acc(c: Counter) -> float | None:
         return _rate(c["correct"], sum(c.values()))
 
-    snr_conditions = [c for c in by_cond if "@" in c]
-    snr_avg = float(np.mean([acc(by_cond[c]) for c in snr_conditions])) if snr_conditions else None
+    snr_conditions = [c for c in suite.config.conditions() if "@" in c]
+    run_all = bool(snr_conditions) and all(c in by_cond for c in snr_conditions)
+    snr_avg = float(np.mean([acc(by_cond[c]) for c in snr_conditions])) if run_all else None
     total = Counter()
     for c in by_cond.values():
         total.update(c)
     return {
         "available": True,
         "errors": errors,
+        "crashes": total["crash"],
         "notes": notes,
         "clips": sum(total.values()),
         "outcomes": dict(total),
         "accuracy": acc(total),
         "by_condition": {c: acc(by_cond[c]) for c in suite.config.conditions() if c in by_cond},
         "outcomes_by_condition": {c: dict(by_cond[c]) for c in suite.config.conditions() if c in by_cond},
-        "by_snr": {str(s): acc(by_snr[s]) for s in sorted(by_snr, reverse=True)},
+        "by_snr": {str(s): acc(by_snr[s]) for s in sorted(by_snr, reverse=True)
+                   if all(f"{k}@{s}" in by_cond for k in suite.config.noises)},
         "snr_average": snr_avg,
         "canonical_accuracy": acc(canon),
         "canonical_clean_accuracy": acc(canon_clean),

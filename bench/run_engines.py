@@ -218,6 +218,11 @@ class System:
         key = f"sphinx:{self.name}"
         return lambda: _cached(key, lambda: SphinxRecognizer(grammar, is_complete=is_complete))
 
+    def discard(self) -> None:
+        """Forget a cached recognizer (after it raised), so the next clip gets a new one."""
+        for key in [k for k in _CACHE if k.startswith(("sphinx:", "plain_sphinx"))]:
+            _CACHE.pop(key)
+
     def recognizer(self) -> Any:
         """A recognizer in its start state (Vosk: a new one per clip; pocketsphinx: one per process)."""
         return self._make()

@@ -60,10 +60,11 @@ def test_results_json_values_are_sane(quick_run: tuple[str, dict]) -> None:
         cm = system["commands"]
         if not cm.get("available"):
             continue
-        for value in [*cm["by_condition"].values(), cm["accuracy"], cm["snr_average"]]:
+        for value in [*cm["by_condition"].values(), cm["accuracy"]]:
             assert 0.0 <= value <= 100.0
+        assert cm["snr_average"] is None or 0.0 <= cm["snr_average"] <= 100.0
         assert sum(cm["outcomes"].values()) == cm["clips"]
-        assert 0.0 < cm["rtf"] < 1.0
+        assert cm["rtf"] > 0.0
         if cm["latency_ms"]["count"]:
             assert cm["latency_ms"]["audio_part_median"] > -1000.0  # audio time, not wall clock
     # the canonical phrases, clean, through the project's Vosk path: the toy model knows espeak en-us
@@ -76,6 +77,7 @@ def test_results_json_values_are_sane(quick_run: tuple[str, dict]) -> None:
     assert stream["available"] and stream["hours"] == pytest.approx(30 / 3600, rel=0.01)
     mem = res["startup_memory"]["vosk"]
     assert mem["available"] and 10.0 < mem["peak_rss_mb"] < 2000.0
+    assert isinstance(res["findings"], list) and all(isinstance(f, str) for f in res["findings"])
     keys = {t["key"] for t in res["targets"]}
     assert keys == {t.key for t in TARGETS}
     for t in res["targets"]:
