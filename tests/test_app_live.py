@@ -280,3 +280,17 @@ def test_unknown_speech_is_passed_on_but_pure_noise_is_not() -> None:
     assert len(loop.heard) == 1 and loop.heard[0].intent is None
     assert speaker.said[-1].startswith("Sorry")
     assert Intent.unknown("x").name == "unknown"
+
+
+def test_live_transcript_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from skill.app.live import Heard
+    from skill.app.textmode import print_heard
+
+    print_heard(Heard("next stroke", Intent("next"), True, 1.0, 1.0, True, 0.01))
+    print_heard(Heard("stop", Intent("stop"), False, 1.0, 1.0, True, 0.01))
+    print_heard(Heard("my [unk] four", None, True, 1.0, 1.0, False, 0.01))
+    assert capsys.readouterr().out.splitlines() == [
+        "you: next stroke (next)",
+        "you: stop (stop; ignored: it may have been the coach's own voice)",
+        "you: my four (not understood)",
+    ]

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from intents.types import Intent
 from skill.app.engines import Language, build_session
-from skill.app.live import Coach
+from skill.app.live import Coach, Heard
 from skill.app.messages import msg
 from skill.app.settings import Settings
 
@@ -139,6 +139,13 @@ def run_text(coach: Coach, language: Language, stdin: TextIO | None = None, tick
             coach.tick()
 
 
+def print_heard(heard: Heard) -> None:
+    """One transcript line for what the microphone heard: ``you: next stroke (next)``."""
+    name = heard.intent.name if heard.intent is not None else "not understood"
+    text = " ".join(w for w in heard.text.split() if w != "[unk]") or heard.text
+    print(msg("heard" if heard.allowed else "heard_ignored", text=text, intent=name), flush=True)
+
+
 def run_session_command(settings: Any, text: bool = False, resume: bool = False,
                         demo_if_no_mic: bool = False, stdin: TextIO | None = None) -> int:
     """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C."""
@@ -197,7 +204,7 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
             coach.begin()
             log = (lambda m: print(m, file=sys.stderr, flush=True)) if settings.verbose else None
             LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard, journal=opened.journal,
-                     status=lambda: getattr(source, "status", "ok"), log=log).run()
+                     status=lambda: getattr(source, "status", "ok"), log=log, on_heard=print_heard).run()
         finish(coach, opened.journal)
         speaker.wait(30.0)
         return 0
