@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from audio.errors import ModelError
+from audio.model_check import kaldi_reason
+from audio.model_check import validate as validate_model
 
 DEFAULT_MODEL = "vosk-model-small-en-us-0.15"
 MODEL_URL = "https://alphacephei.com/vosk/models/"  # same as vosk.MODEL_PRE_URL
@@ -57,8 +59,8 @@ def default_download_dir() -> Path:
 def looks_like_model(path: Path) -> bool:
     """True when ``path`` has the files of a Vosk model (no loading)."""
     try:
-        check_model(path)
-    except ModelError:
+        check_model(path, validate=False)
+    except (ModelError, OSError):
         return False
     return True
 
@@ -117,12 +119,8 @@ def find_model(explicit: str | Path | None = None) -> Path | None:
     return None
 
 
-def check_model(path: str | Path) -> Path:
-    """Check that ``path`` holds a Vosk model's files (acoustic model, graph, config); return it.
-
-    Raises ModelError naming what is missing. It does not load the model: ``load_model`` does that.
-    """
-    p = Path(path).expanduser()
+def _layout(p: Path) -> tuple[Path, Path]:
+    """The files a model must have: (acoustic model, graph folder); ModelError naming what is missing."""
     if not p.exists():
         raise ModelError(f"Vosk model folder not found: {p}")
     if not p.is_dir():
@@ -141,6 +139,21 @@ def check_model(path: str | Path) -> Path:
         raise ModelError(f"not a Vosk model: no graph files (graph/HCLG.fst or HCLr.fst + Gr.fst) in {p}")
     if not conf.is_file():
         raise ModelError(f"not a Vosk model: no {conf.relative_to(p)} in {p}")
+    return mdl, graph
+
+
+def check_model(path: str | Path, validate: bool = True) -> Path:
+    """Check that ``path`` holds an undamaged Vosk model (acoustic model, graph, config); return it.
+
+    Raises a one-line ModelError naming what is missing or damaged. With ``validate`` (the default) a model
+    is also checked for damage (``audio.model_check``): cheap header checks every time, and the first time
+    a model (in this exact state) is seen, a trial load in a child process, since a cut-short graph makes
+    Vosk crash with SIGSEGV rather than raise. ``validate=False`` only looks at which files are there.
+    """
+    p = Path(path).expanduser()
+    mdl, graph = _layout(p)
+    if validate:
+        validate_model(p, mdl, graph)
     return p
 
 
@@ -161,16 +174,9 @@ def _native_stderr_captured() -> Iterator[list[str]]:
             lines.extend(tmp.read().decode("utf-8", "replace").splitlines())
 
 
-def _kaldi_reason(lines: list[str]) -> str:
-    for line in lines:
-        if line.startswith("ERROR") or "ERROR (" in line:
-            text = line.split(") ", 1)[-1].strip()
-            return text.split(".  ")[0].rstrip(".")[:160]
-    return ""
-
-
 def load_model(path: str | Path) -> Any:
-    """Check and load a Vosk model (``vosk.Model``); any failure becomes a one-line ModelError."""
+    """Check (``check_model``: validated in a child process the first time) and load a Vosk model
+    (``vosk.Model``); any failure becomes a one-line ModelError, a damaged model never crashes the process."""
     p = check_model(path)
     vosk = _vosk()
     with _native_stderr_captured() as lines:
@@ -178,7 +184,7 @@ def load_model(path: str | Path) -> Any:
             return vosk.Model(str(p))
         except Exception as exc:
             failure = str(exc)
-    reason = _kaldi_reason(lines) or failure
+    reason = kaldi_reason(lines) or failure
     raise ModelError(f"corrupt Vosk model: Vosk could not load {p} ({reason})")
 
 
@@ -261,7 +267,7 @@ def install_zip(zip_path: str | Path, dest: str | Path, name: str | None = None)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise ModelError(f"cannot install model: {zp} is damaged ({exc})") from None
             unpacked = staging / target_name if single_top else staging
-            check_model(unpacked)
+            check_model(unpacked, validate=False)  # the trial load is paid at the first start, in place
             if single_top:
                 unpacked.replace(target)
             else:

@@ -308,17 +308,15 @@ def test_a_missing_or_corrupt_model_is_one_line(tmp_path: Path, model_copy: Path
     assert len(errors) == 1 and str(model) in errors[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "audio/models.py check_model + audio/vosk_engine.py: a Vosk model whose graph/HCLr.fst is cut short "
-    "(an interrupted copy or download) crashes the process with SIGSEGV inside Vosk's KaldiRecognizer "
-    "instead of a one-line ModelError"))
 def test_a_truncated_graph_is_one_line_not_a_crash(tmp_path: Path, model_copy: Path,
                                                    wavs: dict[str, Path]) -> None:
     _cut(model_copy / "graph" / "HCLr.fst", 0.33)
     proc = program("recognize", "--engine", "vosk", "--model", str(model_copy), str(wavs["good"]),
                    home=tmp_path)
-    no_traceback(proc)
+    err = no_traceback(proc)
     assert proc.returncode == MODEL_EXIT
+    errors = [x for x in err.splitlines() if x.startswith("massage-coach: error:")]
+    assert len(errors) == 1 and "corrupt Vosk model" in errors[0] and str(model_copy) in errors[0]
 
 
 # --------------------------------------------------------------------------------------- speech output

@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from audio import models
+from audio import model_check, models
 from audio.errors import ModelError
 from audio.models import check_model, download_model, find_model, install_zip, list_models, load_model
 from tests.speech_fixtures import toy_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh validation cache per test (not the user's), and no verdicts remembered in this process."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setattr(model_check, "_validated", set())
+    return tmp_path / "xdg-cache" / "massage-coach" / model_check.CACHE_FILE_NAME
 
 
 @pytest.fixture
 def toy_copy(tmp_path) -> Path:
     dest = tmp_path / "vosk-model-small-en-us-toy"
     shutil.copytree(toy_model_path(), dest)
+    for p in [dest, *dest.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
     return dest
+
+
+def cut(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
 
 
 @pytest.fixture
@@ -75,6 +95,75 @@ def test_truncated_final_mdl_is_corrupt_in_one_line(toy_copy, capfd):
     assert str(toy_copy) in message
     _out, err = capfd.readouterr()
     assert "ERROR" not in err  # Kaldi's own log lines were captured, not printed
+
+
+@pytest.mark.parametrize("part,keep", [
+    ("graph/HCLr.fst", 0.33), ("graph/HCLr.fst", 0.9), ("graph/HCLr.fst", 0.999), ("graph/Gr.fst", 0.5),
+    ("graph/Gr.fst", 0.99), ("am/final.mdl", 0.4), ("am/final.mdl", 0.999), ("graph/HCLr.fst", 0.001),
+])
+def test_a_model_cut_short_is_one_line_not_a_crash(toy_copy, part, keep):
+    """Interrupted copies: HCLr.fst cut short made Vosk's KaldiRecognizer crash with SIGSEGV (0.9: the
+    lookahead data is cut and Vosk silently decodes with half of it)."""
+    cut(toy_copy / part, keep)
+    message = one_line_model_error(toy_copy)
+    assert message.startswith("corrupt Vosk model") and str(toy_copy) in message
+    assert models.looks_like_model(toy_copy)  # discovery still finds it: the load says what is wrong
+
+
+def test_a_crash_on_a_damaged_model_is_caught_by_the_trial_load(toy_copy, own_cache):
+    """A damage the header checks cannot size (the wrapped FST's type renamed): Vosk fails to read the
+    graph, and the recognizer the app builds then crashes. In a fresh process, the real path: one line."""
+    hclr = toy_copy / "graph" / "HCLr.fst"
+    data = bytearray(hclr.read_bytes())
+    at = data.index(b"const")
+    data[at:at + 5] = b"conzt"
+    hclr.write_bytes(bytes(data))
+    code = ("import sys\n"
+            "from audio.errors import ModelError\n"
+            "from audio.vosk_engine import VoskRecognizer\n"
+            "try:\n"
+            "    VoskRecognizer(sys.argv[1], ['next stroke', '[unk]'])\n"
+            "except ModelError as exc:\n"
+            "    print(exc)\n"
+            "    sys.exit(4)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(toy_copy)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=False,
+                          env={**os.environ, "XDG_CACHE_HOME": str(own_cache.parents[1])})
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    (line,) = proc.stdout.splitlines()
+    assert line.startswith(f"corrupt Vosk model: {toy_copy} is damaged") and "SIGSEGV" in line
+    assert not own_cache.exists() or str(toy_copy) not in own_cache.read_text()  # bad verdicts not cached
+
+
+def test_a_good_model_is_validated_once_then_cached(toy_copy, own_cache, monkeypatch):
+    before = model_check.probes_run
+    assert check_model(toy_copy) == toy_copy
+    assert model_check.probes_run == before + 1
+    assert str(toy_copy.resolve()) in own_cache.read_text()
+    monkeypatch.setattr(model_check, "_validated", set())  # as if this were the next start of the program
+    assert check_model(toy_copy) == toy_copy
+    assert load_model(toy_copy) is not None
+    assert model_check.probes_run == before + 1  # the cache file answered: no child process
+    st = (toy_copy / "graph" / "Gr.fst").stat()
+    os.utime(toy_copy / "graph" / "Gr.fst", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    monkeypatch.setattr(model_check, "_validated", set())
+    check_model(toy_copy)  # a file changed (copied again, say): validated again
+    assert model_check.probes_run == before + 2
+
+
+def test_an_unreadable_cache_file_means_validate_again(toy_copy, own_cache):
+    own_cache.parent.mkdir(parents=True)
+    own_cache.write_bytes(b"\xff{ not json")
+    before = model_check.probes_run
+    assert check_model(toy_copy) == toy_copy
+    assert model_check.probes_run == before + 1
+    assert str(toy_copy.resolve()) in own_cache.read_text()
+
+
+def test_a_cache_folder_that_cannot_be_written_is_not_an_error(toy_copy, own_cache):
+    own_cache.parents[1].mkdir(parents=True)
+    own_cache.parents[1].joinpath("massage-coach").write_text("a file where the folder should be")
+    assert check_model(toy_copy) == toy_copy
 
 
 def test_find_model_order(no_usual_dirs, toy_copy, tmp_path, monkeypatch):
