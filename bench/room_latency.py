@@ -104,19 +104,39 @@ def find_commands(partner: np.ndarray, turns: Sequence[tuple[str, float, float |
     return out
 
 
-def departure(coach: np.ndarray, reference: np.ndarray, after: float, min_s: float = 0.02,
-              on_db: float = ON_DBFS) -> float | None:
-    """First time >= ``after`` where ``coach`` is silent while the aligned ``reference`` sounds.
+def departure(coach: np.ndarray, reference: np.ndarray, after: float, min_s: float = 0.08,
+              on_db: float = ON_DBFS, max_lag_s: float = 0.1) -> float | None:
+    """First time >= ``after`` where ``coach`` is silent for ``min_s`` while the ``reference`` sounds.
 
-    Both start at the same onset (align them first, e.g. with ``first_sound``); silence must last
-    ``min_s`` to count.
+    Both start at the same onset (cut them at ``first_sound``). Two readings of the same text drift by
+    a few ms (resampling, buffer timing), so the reference is first re-aligned on the 2 s before
+    ``after`` (best lag within ``max_lag_s``), and short mismatches at word edges (< ``min_s``) are ignored.
     """
     a, b = frame_db(coach), frame_db(reference)
     n = min(len(a), len(b))
-    gap = (a[:n] <= on_db) & (b[:n] > on_db)
+    if n == 0:
+        return None
+    a, b = a[:n], b[:n]
+    start = int(after / FRAME_S)
+    lo = max(0, start - int(2.0 / FRAME_S))
+    max_lag = int(max_lag_s / FRAME_S)
+    best, lag = -np.inf, 0
+    for shift in range(-max_lag, max_lag + 1):
+        i0, i1 = max(lo, shift, 0), min(start, n, n + shift)
+        if i1 - i0 < 20:
+            continue
+        score = -np.mean(np.abs(a[i0:i1] - b[i0 - shift:i1 - shift]))
+        if score > best:
+            best, lag = score, shift
+    shifted = np.full(n, -120.0)
+    if lag >= 0:
+        shifted[lag:] = b[: n - lag]
+    else:
+        shifted[:lag] = b[-lag:]
+    gap = (a <= on_db) & (shifted > on_db)
     need = max(1, round(min_s / FRAME_S))
     run = 0
-    for i in range(int(after / FRAME_S), n):
+    for i in range(start, n):
         run = run + 1 if gap[i] else 0
         if run >= need:
             return (i - need + 1) * FRAME_S

@@ -8,11 +8,12 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 
-from bench.room_latency import first_sound, frame_db, segments, split_room
+from bench.room_latency import departure, find_commands, first_sound, segments, split_room
 from tests.room import RATE, Room, espeak, open_room, partner_track, read_wav, room, write_wav
 
 __all__ = ["room"]  # the fixture, imported for pytest
@@ -65,7 +66,8 @@ def test_portaudio_microphone_hears_the_room(room: Room, tmp_path) -> None:
     heard = np.load(tmp_path / "mic.npy").astype(np.float64)
     partner = split_room(room.recorder.audio())[0]
     # the mic gets the room downmixed to mono: the partner at half level
-    assert frame_db(heard).max() == pytest.approx(frame_db(partner).max() - 6, abs=1.5)
+    energy_db = [10 * np.log10(np.sum(x**2)) for x in (heard, partner)]
+    assert energy_db[0] == pytest.approx(energy_db[1] - 6.02, abs=0.5)
     assert first_sound(heard, 0.0) is not None
 
 
@@ -95,3 +97,45 @@ def test_partner_track_is_left_only() -> None:
     track = partner_track(np.array([0, 1000, -2000, 0], dtype=np.int16))
     assert track[:, 1].tolist() == [0, 0, 0, 0]
     assert np.abs(track[:, 0]).max() == pytest.approx(0.6 * 32767, abs=1)
+
+
+def test_departure_finds_a_cut_and_ignores_drift() -> None:
+    passage = espeak("See a doctor right away if your partner has any of these: severe pain that does not "
+                     "ease, a fall or other injury in the recent past, pain that is worse at night.")
+    ref = passage.astype(np.float64)
+    on = first_sound(ref, 0.0)
+    cut = round(2.0 * RATE)
+    reply = espeak("Stop pressing right now and ease off.").astype(np.float64)
+    interrupted = np.concatenate([ref[:cut], np.zeros(round(0.15 * RATE)), reply])
+    found = departure(interrupted[round(on * RATE):], ref[round(on * RATE):], 1.5 - on)
+    assert found is not None and 2.0 <= on + found < 2.06  # at the cut, or the next sound it silenced
+    drifted = np.concatenate([ref[: RATE], np.zeros(round(0.02 * RATE)), ref[RATE:]])
+    assert departure(drifted[round(on * RATE):], ref[round(on * RATE):], 1.5 - on) is None
+
+
+def test_barge_in_measurement_on_a_known_cut(room: Room, tmp_path) -> None:
+    """A stand-in coach (aplay, through ALSA like the app) reads a passage twice; the second time the
+    harness kills it 0.2 s after the partner's "stop": the measurement finds the cut where it was made."""
+    passage = espeak("See a doctor right away if your partner has any of these: severe pain that does not "
+                     "ease, a fall or other injury in the recent past, pain that is worse at night.")
+    wav = write_wav(tmp_path / "coach.wav", passage)
+    room.run("aplay", "-q", str(wav), timeout=30)
+    time.sleep(1.0)
+    reader = room.spawn(["aplay", "-q", str(wav)])
+    assert room.wait_coach(True, 5)
+    time.sleep(1.5)
+    barge = room.say("stop")
+    time.sleep(0.2)
+    cut_at = room.now()
+    reader.kill()
+    room.wait_coach(False, 5, hold=0.3)
+    partner, coach = split_room(room.recorder.audio())
+    spoken = segments(coach, bridge_s=0.6)
+    assert len(spoken) == 2, spoken
+    (ref_on, ref_off), (on2, _) = spoken
+    stop = find_commands(partner, [("stop", barge.t_start, barge.t_end)])[0]
+    moved = departure(coach[round(on2 * RATE):], coach[round(ref_on * RATE): round(ref_off * RATE)],
+                      stop.start - on2)
+    assert moved is not None
+    assert abs(on2 + moved - cut_at) < 0.15
+    assert on2 + moved > stop.end
