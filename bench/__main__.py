@@ -78,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             last[0] = time.perf_counter()
             _say(f"bench: {done}/{total} tasks ({time.perf_counter() - t0:.0f} s)")
 
+    decode_t0 = time.perf_counter()
     outputs = run_suite.run(suite, systems, workers=args.workers, progress=progress,
                             full_fallback=args.full_fallback)
+    decode_wall = time.perf_counter() - decode_t0
     results: dict[str, Any] = {
         "command": "python -m bench" + (" --quick" if args.quick else ""),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -106,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         tts = run_tts(rounds=1 if args.quick else 3)
     results["tts"] = tts
     results["run_time_s"] = time.perf_counter() - t0
+    cpu = os.times()
+    results["timing"] = {
+        "decode_wall_s": decode_wall,
+        "worker_busy_s": {name: round(sum(o.get("wall_s", 0.0) for o in outputs if o["system"] == name), 1)
+                          for name in systems},
+        "cpu_s_self_and_children": round(cpu.user + cpu.system + cpu.children_user + cpu.children_system, 1),
+        "load_average_1min_at_end": os.getloadavg()[0],
+    }
     md, js = report.write(results, args.out, args.results_dir)
     _say(f"bench: wrote {md} and {js} in {results['run_time_s']:.0f} s")
     return 0

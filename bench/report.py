@@ -121,13 +121,24 @@ def _summary_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _timing(results: dict[str, Any]) -> str:
+    t = results.get("timing")
+    if not t:
+        return ""
+    busy = ", ".join(f"{k} {v:.0f} s" for k, v in t["worker_busy_s"].items())
+    load = t["load_average_1min_at_end"]
+    shared = " (other jobs were sharing the cores: wall times and RTFs are inflated)" if load > 2.5 else ""
+    return (f" CPU time {t['cpu_s_self_and_children']:.0f} s; worker time per system: {busy}; load average "
+            f"{load:.1f} at the end{shared}.")
+
+
 def _header(results: dict[str, Any]) -> list[str]:
     s = results["suite"]
     quick = " QUICK RUN: tiny suite, figures are not meaningful." if results["quick"] else ""
     return [
         "# Benchmark results", "",
         f"Written by `{results['command']}` on {results['generated']} in {results['run_time_s']:.0f} s "
-        f"({results['machine']}).{quick}", "",
+        f"({results['machine']}).{quick}{_timing(results)}", "",
         f"Suite (seed {s['seed']}): {s['phrases']} phrases ({s['canonical_phrases']} canonical, one per "
         f"intent; the rest a seeded sample), {s['command_clips']} command clips "
         f"({s['command_audio_s']:.0f} s) in {len(s['conditions'])} conditions "
@@ -244,8 +255,9 @@ def markdown(results: dict[str, Any], extra_lines: list[str]) -> str:
                      "latency median / p95 ms", "RTF"], _summary_rows(results))
     if not results.get("full_fallback"):
         lines += ["n/a: not run. The pocketsphinx systems get only the clean, 20 dB, reverb and far-field "
-                  "conditions by default (its decoder runs near real time in 12 and 6 dB noise; "
-                  "`--full-fallback` runs all), so their overall and canonical-only figures cover those.", ""]
+                  "conditions by default, for commands and chatter alike (its decoder runs near real time in "
+                  "12 and 6 dB noise; `--full-fallback` runs all), so their overall, canonical-only and "
+                  "chatter figures cover those clips (chatter over music at 12 dB is left out).", ""]
     lines += ["## Targets", ""]
     lines += _table(["target", "bound", "measured", "status", "what limits it"],
                     [[t["target"], t["bound"], t["shown"], _status(t), t["limits"]]

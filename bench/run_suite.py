@@ -22,10 +22,10 @@ _SYSTEMS: dict[str, System | str] = {}
 
 CLIP_BATCH = 24
 FALLBACK_CONDITIONS = ("clean", "white@20", "pink@20", "music@20", "reverb", "far-field")
-"""Command conditions the pocketsphinx systems get by default: its decoder runs at a real-time factor of
-0.3-1.3 in 12 and 6 dB noise (2-3 s for a 3 s clip on this machine), which alone would take longer than
-the rest of the benchmark; its targets are clean accuracy and chatter false accepts. ``--full-fallback``
-runs every condition."""
+"""Conditions (command and chatter clips) the pocketsphinx systems get by default: its decoder runs at a
+real-time factor of 0.3-1.3 in 12 and 6 dB noise (2-3 s for a 3 s clip on this machine), which alone
+would take longer than the rest of the benchmark; its targets are clean accuracy and chatter false
+accepts. ``--full-fallback`` runs every condition."""
 STREAM_SYSTEMS: dict[str, int | None] = {"vosk": None, "vosk-no-early": None, "vosk-baseline": None}
 """Systems fed the continuous stream -> how many of its parts (None: all). Not the pocketsphinx ones: the
 baseline decodes whole clips only, and the fallback's per-hour rate is not a target (it is slow in noise)."""
@@ -99,7 +99,7 @@ def plan(suite: Suite, systems: Sequence[str], stream_systems: Mapping[str, int 
     for name in systems:
         for what, clips in (("commands", suite.commands), ("chatter", suite.chatter)):
             idx = list(range(len(clips)))
-            if what == "commands" and name.startswith("sphinx") and not full_fallback:
+            if name.startswith("sphinx") and not full_fallback:
                 idx = [i for i in idx if clips[i].condition in FALLBACK_CONDITIONS]
             tasks += [(name, what, tuple(idx[i:i + batch])) for i in range(0, len(idx), batch)]
     return tasks
