@@ -9,11 +9,14 @@ with one line naming the file.
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soxr
@@ -28,6 +31,8 @@ EXTENSIBLE = 0xFFFE
 _UNKNOWN_SIZE = 0xFFFFFFFF
 _STREAMED_SIZE = 0x7FFF0000
 """A data size this large is a placeholder from a writer that streamed to a pipe (espeak-ng: 0x7ffff000)."""
+_BLOCK_BYTES = 1 << 20
+"""At most this much sample data is read at a time when streaming a file."""
 
 
 @dataclass(frozen=True)
@@ -70,46 +75,67 @@ def _parse_fmt(body: bytes, path: str | Path) -> WavFormat:
     return WavFormat(tag, channels, rate, bits, block_align)
 
 
-def parse_wav(data: bytes, path: str | Path = "<bytes>") -> tuple[WavFormat, bytes]:
-    """Split the bytes of a WAV file into its format and its raw sample bytes (AudioFormatError)."""
-    if not data:
+@dataclass(frozen=True)
+class WavLayout:
+    """Where a WAV file's samples are: its format, the offset and byte size of the usable sample data."""
+
+    fmt: WavFormat
+    data_start: int
+    data_size: int
+
+    @property
+    def frames(self) -> int:
+        """Sample frames in the file (at the file's own rate)."""
+        return self.data_size // self.fmt.block_align
+
+
+def parse_header(f: BinaryIO, total: int, path: str | Path = "<bytes>") -> WavLayout:
+    """Walk the RIFF chunks of a WAV file opened as ``f`` (``total`` bytes long) up to its data chunk,
+    reading only the headers (the sample data is not read). AudioFormatError naming ``path``."""
+    if total == 0:
         raise _fail(path, "the file is empty")
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         raise _fail(path, "not a WAV file (no RIFF/WAVE header)")
     rf64_data_size: int | None = None
     fmt: WavFormat | None = None
-    samples: bytes | None = None
     pos = 12
-    while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+    while pos + 8 <= total:
+        f.seek(pos)
+        chunk = f.read(8)
+        cid, size = chunk[:4], struct.unpack_from("<I", chunk, 4)[0]
         body_start = pos + 8
-        if cid == b"ds64" and len(data) >= body_start + 16:
-            rf64_data_size = struct.unpack_from("<Q", data, body_start + 8)[0]
+        if cid == b"ds64" and total >= body_start + 16:
+            rf64_data_size = struct.unpack("<Q", f.read(16)[8:16])[0]
         if cid == b"data":
             if fmt is None:
                 raise _fail(path, "data chunk before fmt chunk")
             if size == _UNKNOWN_SIZE and rf64_data_size is not None:
                 size = rf64_data_size
-            available = len(data) - body_start
+            available = total - body_start
             if size >= _STREAMED_SIZE:  # a streaming writer never went back to fill in the size
                 size = available
             if size > available:
                 raise _fail(path, f"truncated: data chunk declares {size} bytes, only {available} present")
-            samples = data[body_start:body_start + size]
-            break
-        if body_start + size > len(data):
+            usable = size - size % fmt.block_align
+            if usable == 0:
+                raise _fail(path, "no audio samples")
+            return WavLayout(fmt, body_start, usable)
+        if body_start + size > total:
             raise _fail(path, f"truncated in the {cid.decode('latin-1')!r} chunk")
         if cid == b"fmt ":
-            fmt = _parse_fmt(data[body_start:body_start + size], path)
+            f.seek(body_start)
+            fmt = _parse_fmt(f.read(min(size, 64)), path)
         pos = body_start + size + (size & 1)
     if fmt is None:
         raise _fail(path, "no fmt chunk (truncated header?)")
-    if samples is None:
-        raise _fail(path, "no data chunk (header only?)")
-    usable = len(samples) - len(samples) % fmt.block_align
-    if usable == 0:
-        raise _fail(path, "no audio samples")
-    return fmt, samples[:usable]
+    raise _fail(path, "no data chunk (header only?)")
+
+
+def parse_wav(data: bytes, path: str | Path = "<bytes>") -> tuple[WavFormat, bytes]:
+    """Split the bytes of a WAV file into its format and its raw sample bytes (AudioFormatError)."""
+    layout = parse_header(io.BytesIO(data), len(data), path)
+    return layout.fmt, data[layout.data_start:layout.data_start + layout.data_size]
 
 
 def decode_samples(fmt: WavFormat, raw: bytes) -> np.ndarray:
@@ -138,25 +164,102 @@ def to_mono_16k(frames: np.ndarray, rate: int) -> np.ndarray:
         x = x.mean(axis=1)
     if rate != SAMPLE_RATE and x.size:
         x = soxr.resample(x, rate, SAMPLE_RATE, quality="HQ")
+    return _to_int16(x)
+
+
+def _to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+class WavReader:
+    """A WAV file opened for streaming: the header is parsed at once (AudioFormatError naming the file),
+    the samples are read block by block by ``blocks()`` as 16 kHz mono int16, so memory stays bounded
+    whatever the file's length. AIFF and FLAC files (``audio.other_formats``) are decoded whole.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = path
+        self.layout: WavLayout | None = None
+        self._other: np.ndarray | None = None
+        try:
+            self._file: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        except IsADirectoryError:
+            raise _fail(path, "it is a folder") from None
+        except OSError as exc:
+            raise _fail(path, exc.strerror or str(exc)) from None
+        try:
+            total = os.fstat(self._file.fileno()).st_size
+            if container_of(self._file.read(4)):
+                samples, rate = read_other(path)
+                self._other = to_mono_16k(samples.astype(np.float32) / 32768.0, rate)
+            else:
+                self._file.seek(0)
+                self.layout = parse_header(self._file, total, path)
+        except OSError as exc:
+            self.close()
+            raise _fail(path, exc.strerror or str(exc)) from None
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def samples_16k(self) -> int:
+        """How many 16 kHz samples ``blocks()`` gives (to a sample or two when resampling)."""
+        if self._other is not None:
+            return len(self._other)
+        assert self.layout is not None
+        return round(self.layout.frames * SAMPLE_RATE / self.layout.fmt.rate)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Yield the audio as 16 kHz mono int16 blocks (about a second each; soxr resamples across blocks)."""
+        if self._other is not None:
+            for start in range(0, len(self._other), SAMPLE_RATE):
+                yield self._other[start:start + SAMPLE_RATE]
+            return
+        assert self.layout is not None
+        fmt, align = self.layout.fmt, self.layout.fmt.block_align
+        # about a second of audio per block, at most 1 MB read, and never more than a second of output
+        frames = max(1, min(_BLOCK_BYTES // align, fmt.rate))
+        stream = None
+        if fmt.rate != SAMPLE_RATE:
+            stream = soxr.ResampleStream(fmt.rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        remaining = self.layout.data_size
+        self._file.seek(self.layout.data_start)
+        while remaining > 0:
+            try:
+                raw = self._file.read(min(remaining, frames * align))
+            except OSError as exc:
+                raise _fail(self.path, exc.strerror or str(exc)) from None
+            if len(raw) < min(remaining, frames * align):
+                raise _fail(self.path, "the file got shorter while it was read")
+            remaining -= len(raw)
+            x = decode_samples(fmt, raw)
+            mono = x.mean(axis=1) if fmt.channels > 1 else x[:, 0]
+            if stream is not None:
+                mono = stream.resample_chunk(np.ascontiguousarray(mono, np.float32), last=remaining == 0)
+            if mono.size:
+                yield _to_int16(mono)
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> WavReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def read_wav(path: str | Path) -> np.ndarray:
     """Read any PCM/float WAV file as 16 kHz mono int16 samples (AudioFormatError naming the file).
 
-    AIFF and FLAC files are read too, through SpeechRecognition (``audio.other_formats``).
+    AIFF and FLAC files are read too, through SpeechRecognition (``audio.other_formats``). The whole
+    signal is returned in memory: for long files, stream with ``WavReader`` or ``WavSource`` instead.
     """
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise _fail(path, "it is a folder") from None
-    except OSError as exc:
-        raise _fail(path, exc.strerror or str(exc)) from None
-    if container_of(data):
-        samples, rate = read_other(path)
-        return to_mono_16k(samples.astype(np.float32) / 32768.0, rate)
-    fmt, raw = parse_wav(data, path)
-    return to_mono_16k(decode_samples(fmt, raw), fmt.rate)
+    with WavReader(path) as reader:
+        blocks = list(reader.blocks())
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int16)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
@@ -179,37 +282,60 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int = SAMPLE_RATE) ->
 class WavSource:
     """An ``AudioSource`` over a WAV file or an int16 16 kHz array, in chunks of ``chunk_ms``.
 
-    Chunks come as fast as they are read (no real-time pacing); ``trailing_silence_s`` appends
-    silence so an engine's endpointer sees the end of the last utterance, like a quiet room would.
+    A file is streamed (``WavReader``: its header is checked here, its samples are read as chunks are
+    asked for), so a file of hours costs no more memory than one of seconds. Chunks come as fast as they are
+    read (no real-time pacing); ``trailing_silence_s`` appends silence so an engine's endpointer sees the
+    end of the last utterance, like a quiet room would.
     """
 
     def __init__(self, source: str | Path | np.ndarray, chunk_ms: int = 40, trailing_silence_s: float = 0.0):
         if not 10 <= chunk_ms <= 1000:
             raise ValueError(f"chunk_ms must be 10-1000, got {chunk_ms}")
+        self.path: str | Path | None = None
+        self.samples: np.ndarray | None = None
+        """The signal, for an array source (None for a file: it is streamed)."""
         if isinstance(source, np.ndarray):
             self.samples = np.ascontiguousarray(source, dtype=np.int16).reshape(-1)
             self.name = "<array>"
+            length = len(self.samples)
         else:
-            self.samples = read_wav(source)
-            self.name = str(source)
-        if trailing_silence_s > 0:
-            pad = np.zeros(int(trailing_silence_s * SAMPLE_RATE), dtype=np.int16)
-            self.samples = np.concatenate([self.samples, pad])
+            with WavReader(source) as reader:  # a bad file fails here, before any chunk
+                length = reader.samples_16k
+            self.path, self.name = source, str(source)
+        self.pad_samples = int(trailing_silence_s * SAMPLE_RATE) if trailing_silence_s > 0 else 0
+        self._length = length + self.pad_samples
         self.chunk_samples = SAMPLE_RATE * chunk_ms // 1000
         self._closed = False
 
     @property
     def duration_s(self) -> float:
-        """Length of the audio in seconds."""
-        return len(self.samples) / SAMPLE_RATE
+        """Length of the audio in seconds (for a resampled file, to a sample or two)."""
+        return self._length / SAMPLE_RATE
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        if self.samples is not None:
+            yield self.samples
+        else:
+            assert self.path is not None
+            with WavReader(self.path) as reader:
+                yield from reader.blocks()
+        if self.pad_samples:
+            yield np.zeros(self.pad_samples, dtype=np.int16)
 
     def chunks(self) -> Iterator[bytes]:
         """Yield s16le chunks until the end of the audio or until ``close()``."""
         n = self.chunk_samples
-        for start in range(0, len(self.samples), n):
-            if self._closed:
-                return
-            yield self.samples[start:start + n].astype("<i2").tobytes()
+        pending = np.zeros(0, dtype=np.int16)
+        for block in self._blocks():
+            buf = np.concatenate([pending, block]) if pending.size else block
+            full = len(buf) - len(buf) % n
+            for start in range(0, full, n):
+                if self._closed:
+                    return
+                yield buf[start:start + n].astype("<i2").tobytes()
+            pending = buf[full:]
+        if pending.size and not self._closed:
+            yield pending.astype("<i2").tobytes()
 
     def close(self) -> None:
         """Stop yielding chunks."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,14 +74,61 @@ def decode_samples(samples: Any, recognizer: Any, chunk_ms: int = CHUNK_MS) -> l
     return out
 
 
-def decode_file(path: Path, recognizer: Any, language: Language, engine: str) -> FileResult:
-    """Decode one WAV file (AudioFormatError when it cannot be read)."""
-    from audio.wav import read_wav
+PROGRESS_AFTER_S = 60.0
+"""Files with more audio than this show progress on stderr (when it is a terminal, or with --verbose)."""
 
-    samples = read_wav(path)
+
+def decode_chunks(chunks: Iterable[bytes], recognizer: Any,
+                  progress: Callable[[int], None] | None = None) -> tuple[list[Hypothesis], int]:
+    """Stream s16le chunks through ``recognizer``, then flush: (every hypothesis in order, samples fed).
+    ``progress(samples fed so far)`` is called after each chunk."""
+    out, fed = [], 0
+    for chunk in chunks:
+        fed += len(chunk) // 2
+        hyp = recognizer.accept(chunk)
+        if hyp is not None:
+            out.append(hyp)
+        if progress is not None:
+            progress(fed)
+    last = recognizer.flush()
+    if last is not None:
+        out.append(last)
+    return out, fed
+
+
+def _progress_printer(path: Path, total: int, err: TextIO) -> Callable[[int], None]:
+    """Print "file: 12 of 120 min (10%)" at each tenth decoded; on a terminal, over one line."""
+    tty = err.isatty()
+    step = max(1, total // 10)
+    shown = [0]
+
+    def show(fed: int) -> None:
+        if shown[0] >= total or (fed - shown[0] < step and fed < total):
+            return
+        shown[0] = fed
+        line = f"{path}: {fed / SAMPLE_RATE / 60:.1f} of {total / SAMPLE_RATE / 60:.1f} min decoded " \
+               f"({min(100, 100 * fed // max(total, 1))}%)"
+        print(f"\r{line}" if tty else line, end="" if tty and fed < total else "\n", file=err, flush=True)
+
+    return show
+
+
+def decode_file(path: Path, recognizer: Any, language: Language, engine: str, err: TextIO | None = None,
+                verbose: bool = False) -> FileResult:
+    """Decode one WAV file, streamed chunk by chunk (memory stays bounded whatever its length);
+    AudioFormatError when it cannot be read. Long files show progress on ``err`` (a terminal, or verbose)."""
+    from audio.wav import WavSource
+
+    source = WavSource(path, chunk_ms=CHUNK_MS)  # the header is checked here
+    total = round(source.duration_s * SAMPLE_RATE)
+    show = None
+    if err is not None and total > PROGRESS_AFTER_S * SAMPLE_RATE and (verbose or err.isatty()):
+        show = _progress_printer(path, total, err)
     recognizer.reset()
     t0 = time.perf_counter()
-    hyps = decode_samples(samples, recognizer)
+    hyps, fed = decode_chunks(source.chunks(), recognizer, show)
+    if show is not None:
+        show(max(fed, total))  # the last line (a resampled length may differ from the estimate by a sample)
     intent = None
     for hyp in hyps:
         intent = language.matcher.match(hyp.text, hyp.confidences or None)
@@ -92,7 +139,7 @@ def decode_file(path: Path, recognizer: Any, language: Language, engine: str) ->
     return FileResult(
         file=str(path), text=text, intent=intent.name if intent else None,
         slots=dict(intent.slots) if intent else {}, confidence=float(intent.confidence) if intent else 0.0,
-        engine=engine, audio_s=len(samples) / SAMPLE_RATE, decode_s=decode_s,
+        engine=engine, audio_s=fed / SAMPLE_RATE, decode_s=decode_s,
     )
 
 
@@ -107,7 +154,8 @@ def run_recognize(settings: Settings, files: Sequence[Path], as_json: bool = Fal
     code = 0
     for path in files:
         try:
-            result = decode_file(path, recognizer, language, choice.engine)
+            result = decode_file(path, recognizer, language, choice.engine, err=stderr,
+                                 verbose=settings.verbose)
         except CoachError as exc:
             print(f"massage-coach: error: {' '.join(str(exc).split())}", file=stderr, flush=True)
             code = code or exc.exit_code
