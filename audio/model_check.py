@@ -40,6 +40,12 @@ CACHE_LIMIT = 32
 """Models remembered in the cache file (the most recently validated ones)."""
 PROBE_TIMEOUT_S = 600.0
 GRAPH_FILES = ("HCLG.fst", "HCLr.fst", "Gr.fst")
+_VOSK_FAILED = 3
+"""The probe's exit status when Vosk raised (it cannot import vosk: 5)."""
+
+
+class _NoVerdict(Exception):
+    """The trial load could not be run: neither good nor bad (not cached)."""
 
 probes_run = 0
 """Child-process validations started by this process (tests read it to see the cache work)."""
@@ -48,7 +54,10 @@ _validated: set[str] = set()
 
 _PROBE = r"""
 import json, sys
-import vosk
+try:
+    import vosk
+except ImportError:
+    sys.exit(5)
 vosk.SetLogLevel(-1)
 path, word = sys.argv[1], sys.argv[2]
 try:
@@ -60,7 +69,7 @@ try:
         rec.FinalResult()
 except Exception as exc:
     print("probe-error:", exc, flush=True)
-    sys.exit(3)
+    sys.exit(3)  # _VOSK_FAILED
 print("probe-ok", flush=True)
 """
 
@@ -292,31 +301,39 @@ def _probe_word(graph: Path) -> str:
 
 
 def probe_in_child(model: Path, graph: Path) -> None:
-    """Load ``model`` and decode noise in a child Python; ModelError when it crashes or fails."""
+    """Load ``model`` and decode noise in a child Python; ModelError when it crashes or Vosk fails on it.
+    ``_NoVerdict`` when the probe cannot be run (a frozen app, no vosk in the child): the load will tell."""
     global probes_run
+    if getattr(sys, "frozen", False) or not sys.executable:  # no interpreter to run the probe with
+        raise _NoVerdict
     probes_run += 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
         proc = subprocess.run([sys.executable, "-c", _PROBE, str(model), _probe_word(graph)],
                               capture_output=True, timeout=PROBE_TIMEOUT_S, check=False,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         raise ModelError(f"Vosk model {model} took over {PROBE_TIMEOUT_S:.0f} s to load; "
                          "it may be damaged: download it or copy it again") from None
     except OSError:  # no interpreter to start (an embedded Python): load in-process as before
-        return
-    out = proc.stdout.decode("utf-8", "replace")
+        raise _NoVerdict from None
     if proc.returncode < 0:
         try:
             sig = signal.Signals(-proc.returncode).name
         except ValueError:
             sig = f"signal {-proc.returncode}"
+        if sig == "SIGKILL":  # the kernel's out-of-memory killer, most likely: not a damaged model
+            raise ModelError(f"cannot load Vosk model {model}: the trial load was killed (out of memory?)")
         raise _damaged(model, f"Vosk crashed loading it with {sig}")
-    if proc.returncode != 0 or "probe-ok" not in out:
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode == _VOSK_FAILED:
         reason = next((line.split(":", 1)[1].strip() for line in out.splitlines()
                        if line.startswith("probe-error:")), "")
-        reason = kaldi_reason(proc.stderr.decode("utf-8", "replace").splitlines()) or reason
-        reason = reason or f"the trial load exited with status {proc.returncode}"
+        kaldi = kaldi_reason(proc.stderr.decode("utf-8", "replace").splitlines())
+        reason = kaldi or reason or "unknown error"
         raise ModelError(f"corrupt Vosk model: Vosk could not load {model} ({reason})")
+    if proc.returncode != 0 or "probe-ok" not in out:  # no vosk in the child, or the probe itself failed
+        raise _NoVerdict
 
 
 def validate(model: Path, mdl: Path, graph: Path) -> None:
@@ -334,6 +351,9 @@ def validate(model: Path, mdl: Path, graph: Path) -> None:
         return
     for fst in fsts:
         walk_lookahead_addon(fst, model)
-    probe_in_child(model, graph)
+    try:
+        probe_in_child(model, graph)
+    except _NoVerdict:
+        return
     _validated.add(_key(root, state))
     _remember(root, state)
