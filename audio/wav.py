@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import wave
 from collections.abc import Iterator
@@ -188,7 +189,12 @@ class WavReader:
         except OSError as exc:
             raise _fail(path, exc.strerror or str(exc)) from None
         try:
-            total = os.fstat(self._file.fileno()).st_size
+            st = os.fstat(self._file.fileno())
+            if not stat.S_ISREG(st.st_mode):  # a pipe (/dev/stdin) cannot seek: read it whole, as before
+                data = self._file.read()
+                self._file.close()
+                self._file = io.BytesIO(data)
+            total = st.st_size if stat.S_ISREG(st.st_mode) else len(data)
             if container_of(self._file.read(4)):
                 samples, rate = read_other(path)
                 self._other = to_mono_16k(samples.astype(np.float32) / 32768.0, rate)
@@ -293,10 +299,14 @@ class WavSource:
             raise ValueError(f"chunk_ms must be 10-1000, got {chunk_ms}")
         self.path: str | Path | None = None
         self.samples: np.ndarray | None = None
-        """The signal, for an array source (None for a file: it is streamed)."""
+        """The signal, for an array or a pipe (None for a file: it is streamed)."""
         if isinstance(source, np.ndarray):
             self.samples = np.ascontiguousarray(source, dtype=np.int16).reshape(-1)
             self.name = "<array>"
+            length = len(self.samples)
+        elif not Path(source).is_file():  # a pipe can be read only once: keep its samples
+            self.samples = read_wav(source)
+            self.name = str(source)
             length = len(self.samples)
         else:
             with WavReader(source) as reader:  # a bad file fails here, before any chunk

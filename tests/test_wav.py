@@ -345,3 +345,21 @@ def test_recognize_shows_progress_on_long_files_when_verbose(tmp_path):
     short = write_wav(tmp_path / "short.wav", np.zeros(16000 * 30, dtype=np.int16))
     decode_file(short, SilentRecognizer(), language, "fake", err=quiet, verbose=True)  # under a minute
     assert quiet.getvalue() == ""
+
+
+def test_a_pipe_is_read_whole_once(tmp_path):
+    """``recognize /dev/stdin`` from a pipe: a pipe cannot seek, and cannot be opened twice."""
+    import os
+    import threading
+
+    x = (sine(440.0, 16000, 1.0) * 20000).astype(np.int16)
+    data = write_wav(tmp_path / "p.wav", x).read_bytes()
+    for read in (read_wav, lambda p: np.frombuffer(b"".join(WavSource(p).chunks()), dtype="<i2")):
+        rfd, wfd = os.pipe()
+        writer = threading.Thread(target=lambda fd=wfd: (os.write(fd, data), os.close(fd)))
+        writer.start()
+        try:
+            assert np.array_equal(read(f"/dev/fd/{rfd}"), x)
+        finally:
+            writer.join()
+            os.close(rfd)
