@@ -6,8 +6,10 @@ kept as a tar file outside the repository and unpacked afresh for every run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -202,8 +204,35 @@ class PiRoot:
             run(["mount", "--bind", str(d), str(target)])
             run(["mount", "-o", "remount,bind,ro", str(target)])
 
+    def processes(self) -> list[int]:
+        """Processes running inside this root (their root directory is it): ours, left by a failed step."""
+        target, pids = str(self.path.resolve()), []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.readlink(entry / "root") == target:
+                        pids.append(int(entry.name))
+                except OSError:
+                    continue
+        return pids
+
+    def stop_processes(self, grace: float = 3.0) -> None:
+        """End what still runs inside the root (SIGTERM, then SIGKILL), so its mounts can go."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = self.processes()
+            if not pids:
+                return
+            log(f"root: stopping {len(pids)} process(es) left inside it")
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + grace
+            while self.processes() and time.monotonic() < deadline:
+                time.sleep(0.1)
+
     def unmount(self) -> None:
         """Unmount everything below the root, deepest first; lazily where a mount is still busy."""
+        self.stop_processes()
         for point in mounts_under(self.path):
             if point == str(self.path.resolve()):
                 continue
