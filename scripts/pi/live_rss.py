@@ -55,7 +55,7 @@ def measure() -> dict:
         try:
             app = CoachApp(room).start()
             for text in COMMANDS:
-                app.converse(text)
+                app.converse(text, reply_timeout=30.0)  # generous: emulated runs are slow
             peak = vm_hwm_mb(app.proc.pid)
             heard = [f"{t} -> {i}" for t, i, _ in heard_texts(app)]
             app.stop()
