@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import wave
@@ -30,7 +31,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, Path]:
     out = tmp_path / "demo.wav"
-    assert main(["demo", "--model", str(TOY), "--speech", "espeak", "--out", str(out), *extra]) == 0
+    journal = tmp_path / "journal"
+    args = ["demo", "--model", str(TOY), "--speech", "espeak", "--out", str(out), "--journal", str(journal)]
+    assert main([*args, *extra]) == 0
     return capsys.readouterr().out, out
 
 
@@ -66,6 +69,16 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     # the coach's replies are in the file: sound right after the first reply starts
     first_reply = int((said[1][0] + 0.5) * 16000)
     assert np.abs(samples[first_reply:first_reply + 8000].astype(np.int32)).max() > 1000
+
+    # the demo is journalled like any session: every command in order, closed with the summary
+    from skill.app.history import load_sessions
+
+    (record,) = load_sessions(tmp_path / "journal")
+    assert record.finished
+    lines = [json.loads(x) for x in next((tmp_path / "journal").glob("*.jsonl")).read_text().splitlines()]
+    journalled = [x["data"]["name"] for x in lines if x["kind"] == "intent"]
+    assert journalled == [line.expect for line in script]
+    assert lines[-1]["kind"] == "journal_closed" and lines[-1]["data"]["summary"].startswith("In total,")
 
 
 def test_demo_with_echo_never_obeys_the_coach(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

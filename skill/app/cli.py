@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--echo", type=float, default=0.0, metavar="GAIN",
                    help="let the recognizer hear the coach's voice at this gain (0-1), like a loudspeaker "
                         "next to the microphone, to show the echo guard at work")
+    d.add_argument("--journal", metavar="DIR", default=None, help="folder of the session journal")
 
     r = sub.add_parser("recognize", parents=[common, engine],
                        help="decode WAV files through the session's recognizer and matcher")

@@ -19,10 +19,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from audio.protocols import SAMPLE_RATE
-from skill.app.engines import build_recognizer, build_session, choose_engine, load_language
+from skill.app.engines import build_recognizer, choose_engine, load_language
 from skill.app.live import Coach, Heard, LiveLoop
 from skill.app.messages import demo_data
 from skill.app.settings import Settings
+from skill.app.textmode import open_session
 from skill.clock import FakeClock
 
 CHUNK_MS = 40
@@ -263,7 +264,9 @@ def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None 
     speaker = TimelineSpeaker(clock, renderer, settings.rate, settings.volume, settings.voice)
     guard = EchoGuard()
     speaker.add_listener(guard)
-    session = build_session(settings, language, clock)
+    opened = open_session(settings, language, clock, err=stream)
+    session = opened.session
+    opened.journal.record("engine", engine=choice.describe(), mode="demo")
     partner: Partner | None = None
 
     def on_say(text: str, urgent: bool) -> None:
@@ -281,7 +284,7 @@ def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None 
         print(f"[{h.at:6.2f} s] heard {h.text!r} -> {name}{slots}  latency {h.at - spoken_end:.2f} s "
               f"(decode {h.decode_s * 1000:.0f} ms){early}{note}", file=stream, flush=True)
 
-    coach = Coach(session, speaker, journal=None, on_say=on_say)
+    coach = Coach(session, speaker, journal=opened.journal, on_say=on_say)
     def on_line(line: Line, start: float, duration: float) -> None:
         print(f"[{start:6.2f} s] partner: {line.say!r} ({duration:.2f} s)", file=stream, flush=True)
 
@@ -295,6 +298,7 @@ def run_demo(settings: Settings, out: Path | None = None, stdout: TextIO | None 
         loop.run()
     finally:
         speaker.close()
+        opened.journal.close(coach.summary)
     wall_s = time.perf_counter() - wall0
     write_wav(out_path, mix(partner.track, speaker.clips))
     understood = _count_understood(partner, loop.heard)

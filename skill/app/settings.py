@@ -224,7 +224,8 @@ def load_settings(flags: Mapping[str, Any] | None = None, env: Mapping[str, str]
     if path.is_file():
         file_values = read_config_file(path)
     elif explicit is not None:
-        raise ConfigError(f"config file {path} does not exist")
+        why = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file {path} {why}")
     merged: dict[str, Any] = {**file_values, **read_env(env)}
     for key, raw in flags.items():
         if key not in _KEYS:

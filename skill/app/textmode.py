@@ -9,6 +9,7 @@ import queue
 import re
 import sys
 import threading
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -19,11 +20,24 @@ from skill.app.messages import msg
 from skill.app.settings import Settings
 
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\uffff]+")
+ECHO_MAX = 120
+"""Characters of a typed line echoed back; a pasted page is cut short."""
 
 
 def normalize_typed(line: str) -> str:
-    """A typed line as a recognizer would give it: lowercase words, no punctuation."""
-    return " ".join(_NOT_WORD.sub(" ", line.lower()).split())
+    """A typed line as a recognizer would give it: lowercase words, no punctuation.
+
+    Compatibility forms fold first, so full-width or styled letters ("ｓｔａｒｔ") read as plain ones.
+    """
+    folded = unicodedata.normalize("NFKC", line).lower()
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
+def printable(line: str) -> str:
+    """A typed line safe to echo: control and escape characters removed, cut to ``ECHO_MAX``."""
+    clean = " ".join(_NOT_PRINTABLE.sub(" ", line).split())
+    return clean if len(clean) <= ECHO_MAX else clean[: ECHO_MAX - 3] + "..."
 
 
 @dataclass
@@ -128,12 +142,13 @@ def run_text(coach: Coach, language: Language, stdin: TextIO | None = None, tick
             continue
         if line is None:
             return
-        text = normalize_typed(line)
-        if not text:
+        shown = printable(line)
+        if not shown:
             continue
         if echo:
-            print(msg("you_line", text=line.strip()), file=stream, flush=True)
-        intent = language.matcher.match(text)
+            print(msg("you_line", text=shown), file=stream, flush=True)
+        text = normalize_typed(line)
+        intent = language.matcher.match(text) if text else None
         coach.handle(intent if intent is not None else Intent.unknown(text))
         if not coach.finished:
             coach.tick()
