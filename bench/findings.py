@@ -49,24 +49,37 @@ def findings(results: dict[str, Any]) -> list[str]:
     if gap is not None and gap[2] > 2.0:
         dup = on.get("outcomes", {}).get("duplicate", 0)
         wrong = on.get("outcomes", {}).get("wrong", 0)
+        off_o = _cm(results, "vosk-no-early").get("outcomes", {})
+        off_bad = off_o.get("wrong", 0) + off_o.get("duplicate", 0)
+        errs = on.get("top_errors", [])
+        second = [e for e in errs if " | " in e["heard"] and e["outcome"] in ("wrong", "duplicate")]
+        cut = [e for e in errs if " | " not in e["heard"] and e["outcome"] == "wrong"]
+        then = "' then '"
+        shown = "; ".join(f"'{e['said']}' -> '{e['heard'].replace(' | ', then)}'" for e in second[:2])
+        shown_cut = "; ".join(f"'{e['said']}' -> '{e['heard']}'" for e in cut[:2])
         out.append(
             f"Early commit (audio/vosk_engine.py) costs {gap[2]:.1f} points in noise: {gap[0]:.1f} % "
             f"averaged over the SNRs with it, {gap[1]:.1f} % without ({wrong} wrong and {dup} duplicate "
-            "commands with it). SilenceTracker calls a chunk quiet below 3x the noise floor, and at "
-            "6-12 dB SNR that threshold is above the speech itself, so a complete-looking partial that "
-            "stays the same for 150 ms is committed mid-word ('try fist' -> 'try forearms'), and after the "
-            "Reset the rest of the word decodes as a second command ('go softer' -> 'go softer' then "
-            "'correct' = yes).")
+            f"commands with it, {off_bad} without). SilenceTracker calls a chunk quiet below 3x the "
+            "noise floor, and at 6-12 dB SNR that threshold is above the speech itself, so a "
+            "complete-looking partial that stays the same for 150 ms is committed before the speaker "
+            "has finished" + (f" ({shown_cut})" if shown_cut else "")
+            + "; the rest of the utterance then decodes on its own, and when that is a complete phrase "
+            "too the tail guard lets it through as a second command"
+            + (f" ({shown})." if shown else "."))
     ch_on, ch_off = _part(results, "vosk", "chatter"), _part(results, "vosk-no-early", "chatter")
     if ch_on and ch_off and ch_on["rate"] > ch_off["rate"]:
+        sentences = [e for e in ch_on.get("examples", []) if e.get("said") not in ("sigh", "laugh")
+                     and e["said"].lower().split()[:1] == e["heard"].split()[:1]]
         out.append(
             f"Early commit adds false accepts: {ch_on['rate']:.1f} % of chatter clips give a command with "
             f"it, {ch_off['rate']:.1f} % without (sentences {ch_on['sentence_rate']:.1f} / "
             f"{ch_off['sentence_rate']:.1f} %, sighs and laughs {ch_on['burst_rate']:.0f} / "
             f"{ch_off['burst_rate']:.0f} %). Two causes in audio/vosk_engine.py: a sentence that starts "
-            "with a command is cut after it when a pause looks like silence (\"next time we should go to "
-            "the beach\" -> next); and _commit_early keeps the partial when Vosk's own final pass disagrees "
-            "(a laugh: partial 'correct', final '[unk]'), giving its words confidence 1.0, so the matcher's "
+            "with a command is cut after it when a pause looks like silence ("
+            + (_examples(sentences, 2) or "none this run")
+            + "); and _commit_early keeps the partial when Vosk's own final pass disagrees (a laugh: "
+            "partial 'correct', final '[unk]'), giving its words confidence 1.0, so the matcher's "
             "confidence threshold cannot reject it.")
     elif ch_on and ch_on.get("burst_rate"):
         bursts = [e for e in ch_on.get("examples", []) if e.get("said") in ("sigh", "laugh")]
