@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.metrics import chatter_metrics, command_metrics, stream_metrics
+from bench.metrics import chatter_metrics, chunk_sweep, command_metrics, stream_metrics
 from bench.run_engines import CHUNK_MS, DEFAULT_SYSTEMS, SYSTEMS
 from bench.suite import SuiteConfig, build_suite
 
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                            "chatter": chatter_metrics(suite, outputs, name),
                            "stream": stream_metrics(outputs, name)} for name in systems},
     }
+    if "vosk" in systems:
+        results["chunk_sweep"] = chunk_sweep(suite, outputs, "vosk")
     probes: dict[str, Any] = {}
     if not args.no_probe:
         from bench.run_probe import probe

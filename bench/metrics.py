@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.run_engines import CHUNK_MS
 from bench.suite import Clip, Suite
 
 
@@ -157,6 +158,31 @@ def chatter_metrics(suite: Suite, outputs: Sequence[dict], system: str) -> dict[
         "sentence_rate": _rate(counts["chatter"]["fa"], counts["chatter"]["n"]),
         "burst_rate": _rate(counts["burst"]["fa"], counts["burst"]["n"]), "examples": examples[:10],
     }
+
+
+def chunk_sweep(suite: Suite, outputs: Sequence[dict], system: str = "vosk") -> dict[str, Any]:
+    """Latency of ``system`` at each chunk size on the sweep's clips (the main run gives the default)."""
+    from bench.run_suite import CHUNK_SWEEP, SWEEP_CONDITIONS
+
+    clips = [c for c in suite.commands if c.condition in SWEEP_CONDITIONS]
+    out: dict[str, Any] = {"conditions": list(SWEEP_CONDITIONS), "by_chunk_ms": {}}
+    for chunk in sorted((*CHUNK_SWEEP, CHUNK_MS)):
+        what = "commands" if chunk == CHUNK_MS else f"commands@{chunk}"
+        res, _, _ = _results(outputs, system, what)
+        if not res:
+            continue
+        lat, correct = [], 0
+        for clip in clips:
+            r = res.get(clip.id)
+            if r is None:
+                continue
+            verdict, hit = classify(clip, r["events"], bool(r.get("crash")))
+            if verdict == "correct" and hit is not None:
+                correct += 1
+                lat.append((hit["pos_s"] - clip.speech_end_s + hit["compute_s"]) * 1000)
+        out["by_chunk_ms"][str(chunk)] = {"median": _pct(lat, 50), "p95": _pct(lat, 95),
+                                          "accuracy": _rate(correct, len(clips)), "clips": len(clips)}
+    return out
 
 
 def stream_metrics(outputs: Sequence[dict], system: str) -> dict[str, Any]:

@@ -186,8 +186,16 @@ def _latency(results: dict[str, Any]) -> list[str]:
                                          ("median", "p95", "clean_median", "audio_part_median")),
                      _p(lat["compute_part_median"], 1), _p(lat["compute_part_p95"], 1),
                      _p(lat["early_share"], 0), str(lat["count"])])
-    return lines + _table(["system", "median", "p95", "clean median", "audio part median",
-                           "compute part median", "compute part p95", "early commits %", "clips"], rows)
+    lines += _table(["system", "median", "p95", "clean median", "audio part median",
+                     "compute part median", "compute part p95", "early commits %", "clips"], rows)
+    sweep = results.get("chunk_sweep")
+    if sweep and sweep.get("by_chunk_ms"):
+        conds = ", ".join(sweep["conditions"])
+        lines += [f"Vosk path (early commit) by microphone chunk size, on the {conds} clips:", ""]
+        lines += _table(["chunk ms", "median ms", "p95 ms", "accuracy %", "clips"],
+                        [[k, _p(v["median"], 0), _p(v["p95"], 0), _p(v["accuracy"]), str(v["clips"])]
+                         for k, v in sweep["by_chunk_ms"].items()])
+    return lines
 
 
 def _false_accepts(results: dict[str, Any]) -> list[str]:

@@ -14,13 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from bench.run_engines import Decoded, System, Unavailable
+from bench.run_engines import CHUNK_MS, Decoded, System, Unavailable
 from bench.suite import Suite
 
 _SUITE: Suite | None = None
 _SYSTEMS: dict[str, System | str] = {}
 
 CLIP_BATCH = 24
+CHUNK_SWEEP = (20, 100)
+"""Other microphone chunk sizes (ms) the Vosk path's latency is measured at, besides ``CHUNK_MS``."""
+SWEEP_CONDITIONS = ("clean", "white@12", "pink@12", "music@12")
 FALLBACK_CONDITIONS = ("clean", "white@20", "pink@20", "music@20", "reverb", "far-field")
 """Conditions (command and chatter clips) the pocketsphinx systems get by default: its decoder runs at a
 real-time factor of 0.3-1.3 in 12 and 6 dB noise (2-3 s for a 3 s clip on this machine), which alone
@@ -70,10 +73,12 @@ def _work(task: tuple[str, str, tuple[int, ...]]) -> dict[str, Any]:
             packed["parts"] = parts
             results.append(packed)
     else:
-        clips = _SUITE.commands if what == "commands" else _SUITE.chatter
+        clips = _SUITE.commands if what.startswith("commands") else _SUITE.chatter
+        chunk_ms = int(what.split("@")[1]) if "@" in what else CHUNK_MS
         for i in items:
             try:
-                results.append({"id": clips[i].id, **_pack(system.decode(clips[i].samples))})
+                decoded = system.decode(clips[i].samples, chunk_ms=chunk_ms)
+                results.append({"id": clips[i].id, **_pack(decoded)})
             except Exception as exc:
                 crash = f"{type(exc).__name__}: {exc}"
                 crashes.append(f"{clips[i].id}: {crash}")
@@ -96,6 +101,12 @@ def plan(suite: Suite, systems: Sequence[str], stream_systems: Mapping[str, int 
         if name in stream_systems:
             limit = stream_systems[name]
             tasks += [(name, "stream", (k,)) for k in range(min(parts, limit or parts))]
+    for name in systems:
+        if name != "vosk":
+            continue
+        idx = [i for i, c in enumerate(suite.commands) if c.condition in SWEEP_CONDITIONS]
+        for chunk in CHUNK_SWEEP:
+            tasks += [(name, f"commands@{chunk}", tuple(idx[i:i + batch])) for i in range(0, len(idx), batch)]
     for name in systems:
         for what, clips in (("commands", suite.commands), ("chatter", suite.chatter)):
             idx = list(range(len(clips)))

@@ -70,6 +70,9 @@ def test_results_json_values_are_sane(quick_run: tuple[str, dict]) -> None:
     # the canonical phrases, clean, through the project's Vosk path: the toy model knows espeak en-us
     assert vosk["by_condition"]["clean"] >= 80.0
     assert res["systems"]["vosk-no-early"]["commands"]["latency_ms"]["early_share"] == 0.0
+    sweep = res["chunk_sweep"]["by_chunk_ms"]
+    assert set(sweep) == {"20", "40", "100"}
+    assert all(v["clips"] == 5 for v in sweep.values())  # the clean clips of the quick suite
     chatter = res["systems"]["vosk"]["chatter"]
     assert chatter["clips"] == suite["chatter_clips"] + suite["burst_clips"]
     assert 0.0 <= chatter["rate"] <= 100.0
