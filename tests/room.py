@@ -1,9 +1,12 @@
 """The "virtual room": a private PulseAudio server whose null sink is the room everything sounds in.
 
-Layout (one stereo null sink, ``room``, 16 kHz, ``norewinds=1``; its monitor is the default input):
+Layout (stereo null sinks at 16 kHz, ``norewinds=1``: ``room``, the air, whose monitor is the default
+input, the microphone; ``speaker``, the default output, looped back into ``room`` with 30 ms latency, as a
+laptop's speaker plays into the air its microphone hears; so the sound server can cancel the speaker's echo
+in the microphone, ``module-echo-cancel`` refuses a sink and its own monitor):
 
-- the coach (any PulseAudio or ALSA client: pyttsx3/espeak-ng, PortAudio) plays mono, which PulseAudio
-  puts on both channels;
+- the coach (any PulseAudio or ALSA client: pyttsx3/espeak-ng, PortAudio) plays mono into the speaker,
+  which PulseAudio puts on both channels;
 - the partner (``Room.say`` / ``Room.play``, paplay) plays on the left channel only.
 
 So the room recording (``Recorder``, ``parec`` of ``room.monitor``) holds ``left = partner + coach`` and
@@ -283,7 +286,10 @@ class Room:
             f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
             f"load-module module-null-sink sink_name=room norewinds=1 rate={RATE} channels=2 "
             "sink_properties=device.description=room\n"
-            "set-default-sink room\nset-default-source room.monitor\n")
+            f"load-module module-null-sink sink_name=speaker norewinds=1 rate={RATE} channels=2 "
+            "sink_properties=device.description=speaker\n"
+            "load-module module-loopback source=speaker.monitor sink=room latency_msec=30\n"
+            "set-default-sink speaker\nset-default-source room.monitor\n")
         log = (self.dir / "pulseaudio.log").open("ab")
         self.server = self.spawn(["pulseaudio", "-n", "-F", str(script), "--daemonize=no",
                                   "--exit-idle-time=-1", "--system=false", "--use-pid-file=no",
@@ -333,8 +339,10 @@ class Room:
         return self.recorder.now()
 
     def mic_streams(self) -> list[str]:
-        """Recording streams on the server other than the harness's own recorder (i.e. the coach's mic)."""
-        lines = self.pactl("list", "short", "source-outputs", check=False).splitlines()
+        """Recording streams of clients other than the harness's own recorder (i.e. the coach's mic); the
+        streams of modules (loopback, echo-cancel: no client) are left out."""
+        lines = [line for line in self.pactl("list", "short", "source-outputs", check=False).splitlines()
+                 if len(line.split("\t")) > 2 and line.split("\t")[2] != "-"]
         ours = set()
         for block in self.pactl("list", "source-outputs", check=False).split("Source Output #")[1:]:
             if 'application.process.binary = "parec"' in block or 'application.name = "parec"' in block:
