@@ -104,42 +104,57 @@ def find_commands(partner: np.ndarray, turns: Sequence[tuple[str, float, float |
     return out
 
 
+def _best_lag(a: np.ndarray, b: np.ndarray, i0: int, i1: int, lags: range) -> tuple[int, float]:
+    """The lag (frames) at which ``b``'s envelope best matches ``a``'s over frames ``i0:i1`` of ``a``, and
+    the correlation there (dB envelopes floored at -60 dBFS; 1.0 = the same sound)."""
+    ea, eb = np.maximum(a, -60.0), np.maximum(b, -60.0)
+    best, best_lag = -1.0, 0
+    for lag in lags:
+        j0, j1 = max(i0, lag), min(i1, len(b) + lag)
+        if j1 - j0 < 20:
+            continue
+        x, y = ea[j0:j1], eb[j0 - lag:j1 - lag]
+        if x.std() == 0 or y.std() == 0:
+            continue
+        r = float(np.corrcoef(x, y)[0, 1])
+        if r > best:
+            best, best_lag = r, lag
+    return best_lag, best
+
+
 def departure(coach: np.ndarray, reference: np.ndarray, after: float, min_s: float = 0.08,
-              on_db: float = ON_DBFS, max_lag_s: float = 0.1) -> float | None:
-    """First time >= ``after`` where ``coach`` is silent for ``min_s`` while the ``reference`` sounds.
+              on_db: float = ON_DBFS, max_lag_s: float = 0.1, resync_s: float = 0.8,
+              same: float = 0.8) -> float | None:
+    """First time >= ``after`` where ``coach`` is silent for ``min_s`` while the ``reference`` sounds, and
+    does not pick up the reference again afterwards (that would be a hiccup in playback, not a cut).
 
     Both start at the same onset (cut them at ``first_sound``). Two readings of the same text drift by
-    a few ms (resampling, buffer timing), so the reference is first re-aligned on the 2 s before
-    ``after`` (best lag within ``max_lag_s``), and short mismatches at word edges (< ``min_s``) are ignored.
+    a few ms, so the reference is re-aligned on the 2 s before ``after`` (best lag within ``max_lag_s``);
+    after a gap, if the next second of the coach matches the reference (envelope correlation >= ``same``)
+    at a lag up to ``resync_s`` later, the coach was only delayed and the search goes on.
     """
     a, b = frame_db(coach), frame_db(reference)
-    n = min(len(a), len(b))
-    if n == 0:
-        return None
-    a, b = a[:n], b[:n]
+    n = len(a)
     start = int(after / FRAME_S)
-    lo = max(0, start - int(2.0 / FRAME_S))
     max_lag = int(max_lag_s / FRAME_S)
-    best, lag = -np.inf, 0
-    for shift in range(-max_lag, max_lag + 1):
-        i0, i1 = max(lo, shift, 0), min(start, n, n + shift)
-        if i1 - i0 < 20:
-            continue
-        score = -np.mean(np.abs(a[i0:i1] - b[i0 - shift:i1 - shift]))
-        if score > best:
-            best, lag = score, shift
-    shifted = np.full(n, -120.0)
-    if lag >= 0:
-        shifted[lag:] = b[: n - lag]
-    else:
-        shifted[:lag] = b[-lag:]
-    gap = (a <= on_db) & (shifted > on_db)
+    lag, _ = _best_lag(a, b, max(0, start - int(2.0 / FRAME_S)), start, range(-max_lag, max_lag + 1))
     need = max(1, round(min_s / FRAME_S))
-    run = 0
-    for i in range(start, n):
-        run = run + 1 if gap[i] else 0
+    i, run = start, 0
+    while i < n:
+        j = i - lag
+        sounding = 0 <= j < len(b) and b[j] > on_db
+        run = run + 1 if (a[i] <= on_db and sounding) else 0
         if run >= need:
-            return (i - need + 1) * FRAME_S
+            gap_start = i - need + 1
+            resume = gap_start + int(np.argmax(a[gap_start:] > on_db)) if np.any(a[gap_start:] > on_db) else n
+            window = resume + int(1.0 / FRAME_S)
+            new_lag, agree = _best_lag(a, b, resume, min(n, window),
+                                       range(lag, lag + int(resync_s / FRAME_S) + 1))
+            if resume < n and window <= n and agree >= same and j + (new_lag - lag) < len(b):
+                lag, i, run = new_lag, resume, 0  # a hiccup: the same words, a little later
+                continue
+            return gap_start * FRAME_S
+        i += 1
     return None
 
 

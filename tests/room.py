@@ -442,3 +442,4 @@ def room(tmp_path: Path) -> Iterator[Room]:
         keep = os.environ.get("ROOM_KEEP")
         if keep and r.recorder.segments:
             r.save(Path(keep) / f"{tmp_path.name}.wav")
+

@@ -10,6 +10,7 @@ shows it was heard and the coach has finished answering.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.room import REPO, Room, Turn, find_toy_model, kill_group
+from tests.room import REPO, Room, Turn, find_toy_model, kill_group, open_room
 
 COACH_RATE = 260
 """Words a minute for the coach in the room tests: the routine's fastest (default 175): shorter tests."""
@@ -131,7 +132,7 @@ class CoachApp:
 
     # --- turn-taking -----------------------------------------------------------------------------
     def converse(self, text: str, label: str | None = None, reply_timeout: float = 6.0,
-                 quiet_hold: float = 0.9, answer_timeout: float = 90.0) -> Turn:
+                 quiet_hold: float = 0.7, answer_timeout: float = 90.0) -> Turn:
         """The partner says ``text`` and waits for the coach to answer and fall quiet again."""
         before = len(self.kinds("heard"))
         turn = self.room.say(text, label)
@@ -202,3 +203,35 @@ def begin_massage(app: CoachApp) -> list[str]:
         app.converse("start")
         said.append("start")
     return said
+
+
+def run_in_rooms(scenarios: dict[str, Callable[[Room], None]], base: Path,
+                 workers: int | None = None) -> dict[str, BaseException | None]:
+    """Run each scenario in its own room, ``workers`` at a time (env ``ROOM_PARALLEL``, default 3).
+
+    Every room is closed as soon as its scenario ends. Returns each scenario's exception (an
+    AssertionError, or pytest's Skipped when no room can be built), None when it passed.
+    """
+    import concurrent.futures
+
+    workers = workers or max(1, int(os.environ.get("ROOM_PARALLEL", "3")))
+
+    def one(name: str) -> BaseException | None:
+        try:
+            room_ = open_room(base / name)  # pytest.skip (with the reason) if no server starts
+        except BaseException as exc:  # pytest.skip raises an OutcomeException
+            return exc
+        try:
+            scenarios[name](room_)
+            return None
+        except BaseException as exc:
+            return exc
+        finally:
+            room_.close()
+            keep = os.environ.get("ROOM_KEEP")
+            if keep and room_.recorder.segments:
+                room_.save(Path(keep) / f"{name}.wav")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {name: pool.submit(one, name) for name in scenarios}
+        return {name: future.result() for name, future in futures.items()}

@@ -111,6 +111,8 @@ def test_departure_finds_a_cut_and_ignores_drift() -> None:
     assert found is not None and 2.0 <= on + found < 2.06  # at the cut, or the next sound it silenced
     drifted = np.concatenate([ref[: RATE], np.zeros(round(0.02 * RATE)), ref[RATE:]])
     assert departure(drifted[round(on * RATE):], ref[round(on * RATE):], 1.5 - on) is None
+    hiccup = np.concatenate([ref[:cut], np.zeros(round(0.2 * RATE)), ref[cut:]])  # a playback underrun
+    assert departure(hiccup[round(on * RATE):], ref[round(on * RATE):], 1.5 - on) is None
 
 
 def test_barge_in_measurement_on_a_known_cut(room: Room, tmp_path) -> None:

@@ -1,6 +1,9 @@
 """The app's live loop in the virtual room: real microphone path (PortAudio -> ALSA pulse plugin ->
 PulseAudio), real Vosk with the toy model, real pyttsx3/espeak-ng speech; a partner speaking espeak-ng
-commands into the same room. No fake audio: the coach's microphone hears its own speaker."""
+commands into the same room. No fake audio: the coach's microphone hears its own speaker.
+
+Each scenario runs in its own room; the selected ones run side by side (``ROOM_PARALLEL``, default 3,
+so the five take about as long as the longest) and each test reports its own scenario's outcome."""
 
 from __future__ import annotations
 
@@ -10,10 +13,16 @@ import numpy as np
 import pytest
 
 from bench.room_latency import departure, find_commands, first_sound, frame_db, segments, split_room
-from tests.room import RATE, Room, music, room
-from tests.room_coach import CoachApp, begin_massage, entered_steps, heard_texts, open_coach, transcript
-
-__all__ = ["room"]  # the fixture, imported for pytest
+from tests.room import RATE, Room, music
+from tests.room_coach import (
+    CoachApp,
+    begin_massage,
+    entered_steps,
+    heard_texts,
+    open_coach,
+    run_in_rooms,
+    transcript,
+)
 
 pytestmark = [pytest.mark.room, pytest.mark.slow]
 
@@ -33,7 +42,7 @@ def coach_audio(room: Room) -> np.ndarray:
     return split_room(room.recorder.audio())[1]
 
 
-def test_whole_guided_session_by_voice(room: Room) -> None:
+def scenario_whole_guided_session_by_voice(room: Room) -> None:
     app = open_coach(room)
     said = begin_massage(app)
     for text in ("next", "next stroke", "hold for fifteen seconds"):
@@ -57,7 +66,7 @@ def test_whole_guided_session_by_voice(room: Room) -> None:
     assert code == 0, transcript(app)
 
 
-def test_never_hears_itself(room: Room) -> None:
+def scenario_never_hears_itself(room: Room) -> None:
     """Long passages full of command words in the room, loud ("serious back pain", "severe pain ...",
     "say start when you are both ready", "say knot"): nothing is taken from them."""
     app = open_coach(room)
@@ -102,7 +111,7 @@ def _reading(room: Room, app: CoachApp, command: str | None) -> tuple[float, flo
     return onset, cmds[1].end, cmds[1].start
 
 
-def test_barge_in(room: Room) -> None:
+def scenario_barge_in(room: Room) -> None:
     """Over the warning signs, the partner says "that hurts", and later "stop": each time the coach goes
     quiet (its audio departs from an uninterrupted reading) and acts on it."""
     app = open_coach(room)
@@ -126,7 +135,7 @@ def test_barge_in(room: Room) -> None:
     assert app.wait_exit(30) == 0, transcript(app)
 
 
-def test_microphone_goes_away_and_comes_back(room: Room) -> None:
+def scenario_microphone_goes_away_and_comes_back(room: Room) -> None:
     app = open_coach(room)
     said = begin_massage(app)
     steps_before = entered_steps(app)
@@ -151,7 +160,7 @@ def test_microphone_goes_away_and_comes_back(room: Room) -> None:
     app.stop()
 
 
-def test_chatter_and_music_change_nothing(room: Room) -> None:
+def scenario_chatter_and_music_change_nothing(room: Room) -> None:
     """In the middle of the safety check: music, then talk that is no command; then the answer.
 
     The coach may say it did not catch the talk (an ``unknown``); nothing else may happen."""
@@ -171,3 +180,41 @@ def test_chatter_and_music_change_nothing(room: Room) -> None:
     assert "Has your partner hurt their back recently" in app.out_path.read_text()
     assert not app.kinds("voice_changed") and not app.kinds("paused")
     app.stop()
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run the scenarios of the selected tests of this module, each in its own room, side by side."""
+    wanted = [item.name[len("test_"):] for item in request.session.items
+              if item.module is request.module and item.name[len("test_"):] in SCENARIOS]
+    return run_in_rooms({name: SCENARIOS[name] for name in wanted}, tmp_path_factory.mktemp("rooms"))
+
+
+def check(outcomes: dict, name: str) -> None:
+    """Re-raise the scenario's failure (or skip) in its own test."""
+    error = outcomes[name]
+    if error is not None:
+        raise error
+
+
+def test_whole_guided_session_by_voice(outcomes: dict) -> None:
+    check(outcomes, "whole_guided_session_by_voice")
+
+
+def test_never_hears_itself(outcomes: dict) -> None:
+    check(outcomes, "never_hears_itself")
+
+
+def test_barge_in(outcomes: dict) -> None:
+    check(outcomes, "barge_in")
+
+
+def test_microphone_goes_away_and_comes_back(outcomes: dict) -> None:
+    check(outcomes, "microphone_goes_away_and_comes_back")
+
+
+def test_chatter_and_music_change_nothing(outcomes: dict) -> None:
+    check(outcomes, "chatter_and_music_change_nothing")
