@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from intents.errors import CoachError
-from skill.app.settings import ENGINES, SPEECH, Settings, default_config_file, load_settings
+from skill.app.settings import ECHO_CANCEL, ENGINES, SPEECH, Settings, default_config_file, load_settings
 
 PROG = "massage-coach"
 COMMANDS = ("session", "demo", "recognize", "phrases", "devices", "models", "download-model", "history")
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("session", parents=[common, engine, voice],
                        help="a hands-free session: microphone in, speech out (the default)")
     s.add_argument("--device", default=None, help="microphone: index or part of its name (see 'devices')")
+    s.add_argument("--echo-cancel", choices=ECHO_CANCEL, default=None,
+                   help="let the sound server cancel the coach's voice in the microphone, so you can talk "
+                        "over it (PulseAudio/PipeWire module-echo-cancel): auto (default) or off")
     s.add_argument("--speak-to", metavar="FILE.wav", default=None, help="write the coach's speech to a WAV")
     s.add_argument("--auto-advance", action="store_true", default=None,
                    help="move on to the next stroke by itself when a step's time is up")
@@ -106,7 +109,7 @@ def _with_default_command(argv: list[str]) -> list[str]:
 
 
 _SETTING_FLAGS = ("engine", "model", "device", "speech", "voice", "rate", "volume", "auto_advance", "journal",
-                  "speak_to", "verbose")
+                  "speak_to", "verbose", "echo_cancel")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

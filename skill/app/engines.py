@@ -228,14 +228,54 @@ class SilentSpeaker:
         """Nothing to release."""
 
 
-def open_output(settings: Any, err: TextIO | None = None) -> tuple[Any, str]:
+@contextmanager
+def echo_cancelling(settings: Any, enabled: bool = True, err: TextIO | None = None) -> Iterator[Any]:
+    """Echo cancelling by the sound server for the session (``audio.echo_cancel.EchoCanceller``), undone
+    when the block ends, also on Ctrl-C or an error. ``enabled=False`` (typed commands) leaves it off."""
+    from audio.echo_cancel import EchoCanceller
+
+    stream = err if err is not None else sys.stderr
+
+    def fell_back(reason: str) -> None:
+        print(msg("echo_cancel_lost", reason=reason), file=stream, flush=True)
+
+    mode = getattr(settings, "echo_cancel", "auto") if enabled else "off"
+    chosen = getattr(settings, "device", None) not in (None, "", "pulse", "default")
+    echo = EchoCanceller("off" if chosen else mode, on_fallback=fell_back)
+    try:
+        echo.start()
+        if chosen and mode != "off":
+            echo.reason = "a microphone was chosen with --device"
+        elif not enabled:
+            echo.reason = "typed commands"
+        elif echo.active and not _has_pulse_device():
+            echo.close()
+            echo.reason = "PortAudio has no 'pulse' device (install libasound2-plugins)"
+        yield echo
+    finally:
+        echo.close()
+
+
+def _has_pulse_device() -> bool:
+    from audio.devices import list_devices
+    from audio.echo_cancel import PULSE_DEVICE
+    from audio.errors import DeviceError
+
+    try:
+        return any(d.name == PULSE_DEVICE for d in list_devices())
+    except DeviceError:
+        return False
+
+
+def open_output(settings: Any, err: TextIO | None = None, echo: Any = None) -> tuple[Any, str]:
     """The speaker for the settings and a short description for the banner; printed replies (with the
-    reason on stderr) when there is no speech output."""
+    reason on stderr) when there is no speech output. With ``echo`` on, speech goes to its sink."""
     from audio.tts import PrintSpeaker, open_speaker
 
     stream = err if err is not None else sys.stderr
-    speaker, why = open_speaker(settings.speech, speak_to=settings.speak_to, rate=settings.rate,
-                                volume=settings.volume, voice=settings.voice)
+    device = echo.device("output", None) if echo is not None else None
+    speaker, why = open_speaker(settings.speech, device=device, speak_to=settings.speak_to,
+                                rate=settings.rate, volume=settings.volume, voice=settings.voice)
     if isinstance(speaker, PrintSpeaker):
         if why:
             reason = why.split("; printing replies instead")[0].rstrip(".")
@@ -247,11 +287,17 @@ def open_output(settings: Any, err: TextIO | None = None) -> tuple[Any, str]:
     return speaker, str(getattr(renderer, "name", type(speaker).__name__))
 
 
-def open_microphone(settings: Any) -> tuple[Any, str]:
-    """The microphone source and its name (DeviceError when there is none)."""
+def open_microphone(settings: Any, echo: Any = None) -> tuple[Any, str]:
+    """The microphone source and its name (DeviceError when there is none); with ``echo`` on, it records
+    the echo-cancelled source (set up again before every reopen)."""
     from audio.mic import MicrophoneSource
 
-    source = MicrophoneSource(device=settings.device)
+    if echo is not None and echo.active:
+        from audio.echo_cancel import echo_cancelled_microphone
+
+        source = echo_cancelled_microphone(echo, device=echo.device("input", settings.device))
+    else:
+        source = MicrophoneSource(device=settings.device)
     name = getattr(source, "device_name", None) or getattr(source, "name", None) or settings.device
     name = name or "default"
     return source, str(name)

@@ -22,6 +22,7 @@ APP_NAME = "massage-coach"
 ENV_PREFIX = "MASSAGE_COACH_"
 ENGINES: tuple[str, ...] = ("auto", "vosk", "sphinx")
 SPEECH: tuple[str, ...] = ("auto", "pyttsx3", "espeak", "print")
+ECHO_CANCEL: tuple[str, ...] = ("auto", "off")
 RATE_RANGE: tuple[int, int] = (80, 320)
 """Speaking rates (words a minute) the app accepts."""
 
@@ -62,6 +63,8 @@ class Settings:
     """Write the coach's speech to this WAV file instead of the speakers."""
     verbose: bool = False
     """Log timings to stderr."""
+    echo_cancel: str = "auto"
+    """Echo cancelling by the sound server (``audio.echo_cancel``): ``auto`` (when possible) or ``off``."""
     config_file: Path | None = None
     """The config file that was read, if any (for messages)."""
 
@@ -83,6 +86,13 @@ def _speech(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in SPEECH:
         raise ValueError(f"expected one of {', '.join(SPEECH)}")
+    return text
+
+
+def _echo_cancel(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ECHO_CANCEL:
+        raise ValueError(f"expected one of {', '.join(ECHO_CANCEL)}")
     return text
 
 
@@ -151,11 +161,13 @@ _KEYS: dict[str, Callable[[Any], Any]] = {
     "journal": _path,
     "speak_to": _path,
     "verbose": _bool,
+    "echo_cancel": _echo_cancel,
 }
 """Settings keys a config file or the environment may set, with their converters."""
 
 FILE_KEYS: tuple[str, ...] = (
     "engine", "model", "device", "speech", "voice", "rate", "volume", "auto_advance", "journal",
+    "echo_cancel",
 )
 """Keys allowed in the config file (``speak_to`` and ``verbose`` are per run)."""
 

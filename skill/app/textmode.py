@@ -163,7 +163,16 @@ def print_heard(heard: Heard) -> None:
 
 def run_session_command(settings: Any, text: bool = False, resume: bool = False,
                         demo_if_no_mic: bool = False, stdin: TextIO | None = None) -> int:
-    """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C."""
+    """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C. A live session
+    has the sound server cancel the coach's voice in the microphone when it can (``--echo-cancel``)."""
+    from skill.app import engines
+
+    with engines.echo_cancelling(settings, enabled=not text) as echo:
+        return _run_session(settings, echo, text, resume, demo_if_no_mic, stdin)
+
+
+def _run_session(settings: Any, echo: Any, text: bool, resume: bool, demo_if_no_mic: bool,
+                 stdin: TextIO | None) -> int:
     from audio.echo_guard import EchoGuard
     from audio.errors import DeviceError
     from skill.app import engines
@@ -173,7 +182,8 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
     source, mic_name = None, ""
     if not text:
         try:
-            source, mic_name = engines.open_microphone(settings)
+            source, mic_name = (engines.open_microphone(settings, echo) if echo.active
+                                  else engines.open_microphone(settings))
         except (DeviceError, ImportError) as exc:
             reason = str(exc).rstrip(".")
             if demo_if_no_mic:
@@ -188,7 +198,7 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
     if not text:
         choice = engines.choose_engine(settings)
         recognizer = engines.build_recognizer(choice, language, verbose=settings.verbose)
-    speaker, speaker_name = engines.open_output(settings)
+    speaker, speaker_name = engines.open_output(settings, echo=echo)
     clock = MonotonicClock()
     opened = coach = None
     try:
@@ -196,6 +206,8 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
         extras = msg("banner_journal", journal=opened.journal.path)
         if opened.resumed:
             extras += msg("banner_resume", session_id=opened.resumed)
+        if not text:
+            extras += msg("banner_echo", state=echo.describe())
         if text:
             banner = msg("banner_text_mode", speaker=speaker_name, extras=extras)
         else:
@@ -205,7 +217,8 @@ def run_session_command(settings: Any, text: bool = False, resume: bool = False,
         print(banner, file=sys.stderr, flush=True)
         opened.journal.record("engine", engine=choice.engine if choice else "typed",
                               model=str(choice.model) if choice and choice.model else None,
-                              microphone=mic_name or None, speech=speaker_name)
+                              microphone=mic_name or None, speech=speaker_name,
+                              echo_cancel=echo.describe() if not text else None)
         coach = Coach(opened.session, speaker, opened.journal)
         if text:
             examples = ", ".join(f'"{e}"' for e in list(language.examples().values())[:3])
