@@ -371,6 +371,10 @@ NOTES = [
     "voice or misheard); own_voice_ignored: utterances the echo guard refused.",
     "Partner: espeak-ng en-us at 160 wpm, peak -4.4 dBFS on the left channel; the mic hears it at half "
     "level (stereo -> mono downmix), the coach at full level.",
+    "The coach plays into its own null sink 'speaker' (the default output), looped back into the room "
+    "(module-loopback, latency_msec=30; about 40 ms measured), so that the app's echo cancelling "
+    "(module-echo-cancel) has a speaker to cancel: the reply and barge-in figures include those ~40 ms, "
+    "which a real room's air (about 1 ms) does not add.",
 ]
 
 
