@@ -2,9 +2,14 @@
 
 Vosk ends an utterance at its own endpoint (the model's ``conf/model.conf`` rules: 0.5 s of trailing
 silence after speech for rule 2). A command like "next stroke" is already final in the partial result well
-before that. ``VoskRecognizer`` commits such a partial when ``is_complete(partial)`` says it is a whole,
-unambiguous command and a short silence follows (``early_silence_s`` of low-energy audio with the partial
-unchanged), then resets the Kaldi recognizer so the tail of the utterance does not give a second result.
+before that. ``VoskRecognizer`` commits such a partial only when (a) ``is_complete(partial)`` says it is a
+whole, unambiguous command, (b) the partial has not changed for ``early_silence_s`` of audio, (c) that much
+audio has been quiet relative to the utterance (``SilenceTracker``: between the noise floor and the speech
+level, so it holds at 6 dB SNR) and (d) Vosk's final pass (``FinalResult``) gives the same text. The words
+and confidences are always the final pass's own, so the matcher's confidence check applies. When the final
+pass disagrees, the utterance has still ended there: its own result is returned as at an endpoint (None
+for ``[unk]`` only). After such a cut, anything decoded before a real pause (``TAIL_GAP_S`` of quiet) is
+the rest of the same utterance and is dropped, so one command never gives two results.
 
 vosk 0.3.45 (the version installed) has no endpointer setters (``SetEndpointerMode`` /
 ``SetEndpointerDelays`` came later; libvosk here exports no such symbol), so the endpoint itself can only be
@@ -26,7 +31,7 @@ from audio.models import load_model as _load_model
 from audio.protocols import SAMPLE_RATE, Hypothesis, Word
 
 UNK = "[unk]"
-TAIL_GAP_S = 0.3  # a pause this long after an early commit means the next speech is a new utterance
+TAIL_GAP_S = 0.3  # a pause this long after an early cut means the next speech is a new utterance
 _FLOOR_WINDOW_CHUNKS = 100  # noise floor: a low percentile of the last ~100 chunks' energy
 
 
@@ -35,41 +40,65 @@ def load_model(path: str | Path) -> Any:
     return _load_model(path)
 
 
-def _rms(pcm: bytes) -> float:
-    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float64)
-    return float(np.sqrt(np.mean(x * x))) if x.size else 0.0
-
-
 class SilenceTracker:
-    """Tells speech from silence by chunk energy against an adaptive noise floor and the utterance's peak.
+    """Tells speech from silence by chunk energy, relative to the noise floor and the recent speech level.
 
-    A chunk is quiet when its RMS is under the highest of: 3x the noise floor (10th percentile of recent
-    chunks), a tenth of the loudest chunk of the current utterance (-20 dB), and ``abs_min``.
+    A chunk's energy is the highest RMS of its 10 ms frames (so a chunk that ends or starts in speech is
+    not quiet). It is quiet under the point ``rel`` of the way from ``floor`` up to ``level`` in dB, i.e.
+    ``floor * (level / floor) ** rel`` (at least ``min_ratio * floor`` and ``abs_min``): ``floor`` is the
+    noise floor (10th percentile of the last ~100 chunks), ``level`` the loudest chunk of the last
+    ``level_window_s`` seconds (the speech level). The threshold sits between the two at any SNR: at 6 dB
+    (noise floor ~1850, speech chunks 2000-5400) a fixed multiple of the floor, like 3x, is above the
+    speech itself and calls the middle of a word quiet. ``rel`` 0.15 keeps weak word endings ("-er" of
+    "harder" at 6 dB) out of the quiet run; 0.25 still let a few commits cut them off (bench clips).
     """
 
-    def __init__(self, abs_min: float = 60.0, floor_factor: float = 3.0, peak_ratio: float = 0.1):
-        self.abs_min, self.floor_factor, self.peak_ratio = abs_min, floor_factor, peak_ratio
+    def __init__(self, abs_min: float = 60.0, rel: float = 0.15, level_window_s: float = 2.0,
+                 min_ratio: float = 1.2):
+        self.abs_min, self.rel, self.min_ratio = abs_min, rel, min_ratio
         self._recent: deque[float] = deque(maxlen=_FLOOR_WINDOW_CHUNKS)
-        self.peak = 0.0
+        self._levels: deque[tuple[int, float]] = deque()  # (samples, rms) of the last level_window_s
+        self._level_samples = 0
+        self._level_window = int(level_window_s * SAMPLE_RATE)
         self.quiet_samples = 0
 
     def floor(self) -> float:
         """The current noise floor estimate (RMS)."""
         return float(np.percentile(self._recent, 10)) if self._recent else 0.0
 
+    def level(self) -> float:
+        """The speech level: the loudest chunk RMS of the last ``level_window_s`` seconds."""
+        return max((r for _, r in self._levels), default=0.0)
+
+    def threshold(self) -> float:
+        """The RMS under which a chunk counts as quiet."""
+        floor = max(self.floor(), 1.0)
+        level = max(self.level(), floor)
+        between = floor * (level / floor) ** self.rel  # rel of the way from floor to level, in dB
+        return max(self.abs_min, self.min_ratio * floor, between)
+
     def update(self, pcm: bytes) -> bool:
         """Account one chunk; True when it is quiet. ``quiet_samples`` counts the current quiet run."""
-        rms = _rms(pcm)
-        self._recent.append(rms)
-        self.peak = max(self.peak, rms)
-        threshold = max(self.abs_min, self.floor_factor * self.floor(), self.peak_ratio * self.peak)
-        quiet = rms < threshold
-        self.quiet_samples = self.quiet_samples + len(pcm) // 2 if quiet else 0
+        n = len(pcm) // 2
+        loudest = _frame_peak_rms(pcm)
+        self._recent.append(loudest)
+        self._levels.append((n, loudest))
+        self._level_samples += n
+        while self._level_samples - self._levels[0][0] >= self._level_window:
+            self._level_samples -= self._levels.popleft()[0]
+        quiet = loudest < self.threshold()
+        self.quiet_samples = self.quiet_samples + n if quiet else 0
         return quiet
 
-    def new_utterance(self) -> None:
-        """Forget the utterance peak (the noise floor is kept)."""
-        self.peak = 0.0
+
+def _frame_peak_rms(pcm: bytes, frame: int = SAMPLE_RATE // 100) -> float:
+    """The highest RMS over the 10 ms frames of a chunk (the chunk's RMS when it is shorter)."""
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float64)
+    if x.size < 2 * frame:
+        return float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    n = x.size // frame
+    frames = x[: n * frame].reshape(n, frame)
+    return float(np.sqrt((frames * frames).mean(axis=1).max()))
 
 
 def _words(result: dict) -> tuple[Word, ...]:
@@ -101,8 +130,7 @@ class VoskRecognizer:
         self._silence = SilenceTracker()
         self._partial = ""
         self._partial_since = 0
-        self._tail_guard = False  # after an early commit, until new speech: a non-command result is its tail
-        self._gap_seen = False
+        self._tail_guard = False  # after an early cut, until a real pause: any result is its tail
         self.early_commits = 0
 
     def _usable_grammar(self, grammar: Sequence[str]) -> list[str]:
@@ -136,17 +164,16 @@ class VoskRecognizer:
     def _new_round(self) -> None:
         self._partial = ""
         self._partial_since = self._fed
-        self._silence.new_utterance()
 
     def accept(self, pcm: bytes) -> Hypothesis | None:
         """Feed one chunk (20-100 ms of s16le); a Hypothesis when an utterance ended or was committed."""
         quiet = self._silence.update(pcm)
         self._fed += len(pcm) // 2
-        if self._tail_guard:
-            if self._silence.quiet_samples >= TAIL_GAP_S * SAMPLE_RATE:
-                self._gap_seen = True
-            elif self._gap_seen and not quiet:
-                self._tail_guard = False  # new speech after a pause: a new utterance
+        if self._tail_guard and self._silence.quiet_samples >= TAIL_GAP_S * SAMPLE_RATE:
+            # a real pause after an early cut: whatever Kaldi holds now is the tail; drop it
+            self._rec.Reset()
+            self._new_round()
+            self._tail_guard = False
         if self._rec.AcceptWaveform(pcm):
             hyp = self._guarded(self._hypothesis(json.loads(self._rec.Result()), early=False))
             self._new_round()
@@ -158,36 +185,39 @@ class VoskRecognizer:
             self._partial, self._partial_since = partial, self._fed
             return None
         need = self.early_silence_s * SAMPLE_RATE
-        if (partial and UNK not in partial and self._fed - self._partial_since >= need
+        if (quiet and partial and not self._tail_guard and UNK not in partial.split()
+                and self._fed - self._partial_since >= need
                 and self._silence.quiet_samples >= need and self.is_complete(partial)):
             return self._commit_early(partial)
         return None
 
     def _guarded(self, hyp: Hypothesis | None) -> Hypothesis | None:
-        """Drop the tail of an utterance committed early: a result with no new speech since the commit
-        that is not a complete command itself, or that has only zero-length words (a decoder artifact)."""
-        if hyp is None or not self._tail_guard:
+        """Drop the tail of an utterance cut early: any result before a real pause (``TAIL_GAP_S`` of
+        quiet) followed the cut, complete phrase or not ("go softer" committed, then its "-er" decoded
+        on its own as "correct")."""
+        if not self._tail_guard:
             return hyp
         self._tail_guard = False
-        artifact = all(w.end - w.start < 0.03 for w in hyp.words) if hyp.words else False
-        if artifact or self.is_complete is None or not self.is_complete(hyp.text):
-            return None
-        return hyp
+        return None
 
-    def _commit_early(self, partial: str) -> Hypothesis:
+    def _commit_early(self, partial: str) -> Hypothesis | None:
+        """End the utterance at a complete, stable partial in quiet: Vosk's final pass decides.
+
+        The final pass (full lattice) must agree with the partial for an early commit. When it does not,
+        the utterance has still ended (``FinalResult`` finishes it): its own result is returned like
+        one at Vosk's endpoint (``early`` False), or None when it heard nothing but ``[unk]``. Word
+        confidences are always the final pass's own, so the matcher's threshold applies.
+        """
         final = self._hypothesis(json.loads(self._rec.FinalResult()), early=True)
-        if final is not None and final.text != partial and self.is_complete(final.text):
-            hyp = final  # the final pass (full lattice) corrected the partial: e.g. "use palm" -> "use palms"
-        elif final is not None and final.text == partial:
-            hyp = final
-        else:  # the final pass lost the command: trust what was complete (words without times)
-            hyp = Hypothesis(text=partial, words=tuple(Word(w) for w in partial.split()), early=True,
-                             end_s=self.fed_s)
         self._rec.Reset()
         self._new_round()
-        self._tail_guard, self._gap_seen = True, False
+        self._tail_guard = True
+        if final is None or all(w == UNK for w in final.text.split()):
+            return None
+        if final.text != partial:
+            return Hypothesis(final.text, final.words, early=False, end_s=final.end_s)
         self.early_commits += 1
-        return hyp
+        return final
 
     def flush(self) -> Hypothesis | None:
         """End of stream: the rest of the current utterance, if any words were heard."""

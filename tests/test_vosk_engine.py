@@ -8,7 +8,7 @@ import pytest
 from audio.errors import ModelError
 from audio.protocols import Hypothesis
 from audio.synth import pad
-from audio.vosk_engine import VoskRecognizer, recognize_samples
+from audio.vosk_engine import SilenceTracker, VoskRecognizer, recognize_samples
 from audio.wav import WavSource, write_wav
 from tests.speech_fixtures import (
     chatter,
@@ -142,3 +142,69 @@ def test_out_of_vocabulary_phrases_are_left_out():
 def test_model_path_errors_are_model_errors(tmp_path):
     with pytest.raises(ModelError, match="no am/final"):
         VoskRecognizer(tmp_path, ["stop"])
+
+
+def _matched(hyps: list[Hypothesis]) -> list[tuple[str, tuple]]:
+    """(intent, slots) of every hypothesis the matcher accepts, with the recognizer's word confidences."""
+    try:
+        from intents.catalogue import load_catalogue
+        from intents.matcher import Matcher
+    except ImportError:  # pragma: no cover - intents is part of the project
+        return [i for h in hyps if (i := intent_of(h.text)) is not None]
+    matcher = Matcher(load_catalogue())
+    out = []
+    for h in hyps:
+        m = matcher.match(h.text, h.confidences or None)
+        if m is not None:
+            out.append((m.name, tuple(sorted(m.slots.items()))))
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 11])
+def test_a_laugh_the_final_pass_rejects_is_not_committed(k):
+    """Regression: partial 'correct' on a laugh, FinalResult '[unk]': it was committed as 'yes' (conf 1.0)."""
+    from bench.noise import laugh
+
+    x = pad(laugh(np.random.default_rng([20261125, 3, k])), 0.4, 1.4)
+    hyps = recognize_samples(recognizer(), x)
+    assert _matched(hyps) == [], [(h.text, h.confidences) for h in hyps]
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_command_in_6_db_white_noise_gives_exactly_one_intent(seed):
+    """Regression: at 6 dB 3x the noise floor was above the speech, 'go softer' was committed early and
+    its tail came out as a second command ('harder', 'hurts')."""
+    text = "go softer"
+    if text not in grammar():
+        pytest.skip("phrase not in the catalogue")
+    hyps = recognize_samples(recognizer(), utterance(text, noise="white", snr_db=6.0, seed=seed))
+    assert _matched(hyps) == [intent_of(text)], [h.text for h in hyps]
+
+
+def test_early_commit_still_saves_time_on_clean_speech():
+    texts = [t for t in commands_in_grammar() if is_complete()(t)][:4]
+    for text in texts:
+        x = utterance(text)
+        early = only(recognize_samples(recognizer(early=True), x))
+        late = only(recognize_samples(recognizer(early=False), x))
+        assert early.early and early.text == text
+        end = 0.5 + speech_end_s(speech(text))
+        assert end <= early.end_s < late.end_s  # stream seconds, not wall-clock
+        assert all(0.0 <= w.conf <= 1.0 and w.end > w.start for w in early.words)  # the final pass's words
+
+
+def test_silence_tracker_hears_speech_at_6_db_and_the_pause_after_it():
+    """At 6 dB SNR no 150 ms run inside the speech counts as quiet; the pause after it does, soon."""
+    text = "go softer" if "go softer" in grammar() else commands_in_grammar()[0]
+    x = utterance(text, noise="white", snr_db=6.0, seed=1)
+    start, end = 0.5, 0.5 + speech_end_s(speech(text))
+    tracker = SilenceTracker()
+    first_pause = None
+    for i in range(0, len(x), 640):
+        tracker.update(x[i:i + 640].tobytes())
+        t = (i + 640) / 16000
+        if tracker.quiet_samples >= 0.15 * 16000:
+            assert not start + 0.15 < t <= end, f"quiet run inside the speech at {t:.2f} s"
+            if t > end and first_pause is None:
+                first_pause = t
+    assert first_pause is not None and first_pause <= end + 0.4
