@@ -201,8 +201,15 @@ class SphinxRecognizer:
         """End of stream: close the current utterance, if one is open."""
         hyp = None
         if self._ep.in_speech:
-            speech = self._ep.end_stream(self._buf[: self._ep.frame_bytes])
-            self._fed += len(self._buf) // 2
+            # end_stream(b"") raises IndexError in pocketsphinx 5 when the stream ends on a frame boundary
+            # in speech: always hand it one whole frame, the rest of the buffer padded with silence
+            size = self._ep.frame_bytes
+            rest = self._buf[:size]
+            self._fed += len(rest) // 2
+            try:
+                speech = self._ep.end_stream(rest + b"\0" * (size - len(rest)))
+            except (IndexError, ValueError, RuntimeError):  # never let the end of a stream crash a session
+                speech = None
             if speech and self._in_utt:
                 self._decoder.process_raw(speech, False, False)
         if self._in_utt:

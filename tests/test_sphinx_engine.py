@@ -91,3 +91,24 @@ def test_reset_and_flush():
     assert h is not None
     assert rec.flush() is None
     assert recognize_samples(rec, np.zeros(32000, dtype=np.int16)) == []
+
+
+def test_flush_when_the_stream_ends_on_a_frame_boundary_in_speech():
+    """Regression: Endpointer.end_stream(b"") raises IndexError in speech; flush() passed it an empty buffer
+    when the stream ended exactly on a frame boundary (bench: 'engine crashed' on 2 clips)."""
+    rec = SphinxRecognizer(["stop", "go back"])
+    size = rec._ep.frame_bytes
+    rng = np.random.default_rng(7)
+    loud = (rng.standard_normal(16000) * 8000).astype("<i2").tobytes()
+    loud = loud[: len(loud) - len(loud) % size]  # a whole number of endpointer frames
+    for i in range(0, len(loud), size):
+        rec.accept(loud[i:i + size])
+    assert rec._ep.in_speech and rec._buf == b""
+    rec.flush()  # must not raise; a hypothesis or None
+    assert rec.fed_s == len(loud) / 2 / 16000
+    assert rec.flush() is None
+    x = utterance("stop", before_s=0.3, after_s=0.0)
+    data = x[: len(x) - len(x) % (size // 2)].tobytes()
+    for i in range(0, len(data), size):
+        rec.accept(data[i:i + size])
+    rec.flush()  # again after a normal utterance that ends in speech on a frame boundary
