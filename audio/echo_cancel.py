@@ -34,6 +34,8 @@ SINK_NAME = "massage_coach_out"
 MODULE = "module-echo-cancel"
 AEC_ARGS = 'aec_args="analog_gain_control=0 digital_gain_control=0"'
 """No automatic gain control: webrtc's analog AGC would turn the user's microphone volume up and down."""
+GATE_FLOOR_DB = -60.0
+"""Microphone audio below this (dBFS, per chunk) is taken for residual echo while echo cancelling is on."""
 PULSE_DEVICE = "pulse"
 """PortAudio's device for the ALSA pulse plugin (which honours ``PULSE_SOURCE`` / ``PULSE_SINK``)."""
 
@@ -279,6 +281,36 @@ class EchoCanceller:
 
 
 
+class ResidualGate:
+    """Silences what is left of the coach's voice after echo cancelling (webrtc leaves it at -70 to -100
+    dBFS, and a speech recognizer, which normalizes levels, still takes it for words that merge with the
+    user's). A chunk quieter than ``floor_db`` dBFS becomes digital silence, unless louder audio came less
+    than ``hold_s`` before (so word endings are kept); the user's speech, tens of dB louder, passes as is.
+    """
+
+    def __init__(self, floor_db: float = GATE_FLOOR_DB, hold_s: float = 0.3) -> None:
+        self.floor = 32768.0 * 10 ** (floor_db / 20)
+        self.hold_s = hold_s
+        self._open_s = 0.0
+        self.gated = 0
+        """Chunks silenced so far."""
+
+    def apply(self, pcm: bytes) -> bytes:
+        """``pcm`` (s16le 16 kHz mono) or silence of the same length."""
+        import numpy as np
+
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+        seconds = samples.size / 16000
+        if samples.size and float(np.sqrt(np.mean(samples * samples))) >= self.floor:
+            self._open_s = self.hold_s
+            return pcm
+        if self._open_s > 0:
+            self._open_s -= seconds
+            return pcm
+        self.gated += 1
+        return bytes(len(pcm))
+
+
 def echo_cancelled_microphone(canceller: EchoCanceller, **kwargs: Any) -> Any:
     """A ``MicrophoneSource`` that calls ``canceller.ensure()`` before every (re)open of the device."""
     from audio.mic import MicrophoneSource
@@ -291,5 +323,10 @@ def echo_cancelled_microphone(canceller: EchoCanceller, **kwargs: Any) -> Any:
             if self.device == PULSE_DEVICE and not canceller.active:
                 self.device = None  # echo cancelling gave up: the plain default device
             super()._open()
+
+        def chunks(self):  # type: ignore[no-untyped-def]
+            gate = ResidualGate()
+            for chunk in super().chunks():
+                yield gate.apply(chunk) if canceller.active else chunk
 
     return EchoCancelledMicrophone(**kwargs)

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from audio.echo_cancel import SINK_NAME, SOURCE_NAME, EchoCanceller, parse_args, parse_info
@@ -144,3 +145,18 @@ def test_portaudio_streams_open_on_the_echo_cancelled_devices(room: Room) -> Non
     app.stdin.flush()
     assert app.wait(20) == 0
     assert not [m for m in modules(room) if m.startswith("module-echo-cancel")]
+
+
+def test_residual_gate_silences_only_quiet_audio_outside_speech() -> None:
+    from audio.echo_cancel import ResidualGate
+
+    def chunk(dbfs: float) -> bytes:
+        t = np.arange(640) / 16000
+        return (np.sin(2 * np.pi * 300 * t) * 32768 * 10 ** (dbfs / 20) * 2**0.5).astype("<i2").tobytes()
+
+    gate = ResidualGate(floor_db=-60.0, hold_s=0.08)
+    residual, speech = chunk(-80), chunk(-30)
+    assert gate.apply(residual) == bytes(len(residual))
+    assert gate.apply(speech) == speech
+    assert gate.apply(residual) == residual and gate.apply(residual) == residual, "held after speech"
+    assert gate.apply(residual) == bytes(len(residual)) and gate.gated == 2
