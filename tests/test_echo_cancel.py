@@ -160,3 +160,26 @@ def test_residual_gate_silences_only_quiet_audio_outside_speech() -> None:
     assert gate.apply(speech) == speech
     assert gate.apply(residual) == residual and gate.apply(residual) == residual, "held after speech"
     assert gate.apply(residual) == bytes(len(residual)) and gate.gated == 2
+
+
+def test_session_reasons_for_leaving_it_off() -> None:
+    from skill.app.engines import echo_cancelling
+    from skill.app.settings import Settings
+
+    cases = [(Settings(echo_cancel="off"), True, "off (turned off)"),
+             (Settings(), False, "off (typed commands)"),
+             (Settings(speech="print"), True, "off (the coach's speech is not played)"),
+             (Settings(device="hw:1"), True, "off (a microphone was chosen with --device)")]
+    for settings, enabled, described in cases:
+        with echo_cancelling(settings, enabled=enabled) as echo:
+            assert echo.describe() == described
+
+
+def test_setting_and_flag() -> None:
+    from skill.app.cli import build_parser, settings_from_args
+    from skill.app.settings import load_settings
+
+    assert load_settings({}, env={}).echo_cancel == "auto"
+    assert load_settings({}, env={"MASSAGE_COACH_ECHO_CANCEL": "off"}).echo_cancel == "off"
+    args = build_parser().parse_args(["session", "--echo-cancel", "off"])
+    assert settings_from_args(args).echo_cancel == "off"

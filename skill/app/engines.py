@@ -241,13 +241,18 @@ def echo_cancelling(settings: Any, enabled: bool = True, err: TextIO | None = No
 
     mode = getattr(settings, "echo_cancel", "auto") if enabled else "off"
     chosen = getattr(settings, "device", None) not in (None, "", "pulse", "default")
-    echo = EchoCanceller("off" if chosen else mode, on_fallback=fell_back)
+    silent = getattr(settings, "speech", "auto") == "print" or getattr(settings, "speak_to", None) is not None
+    echo = EchoCanceller("off" if chosen or silent else mode, on_fallback=fell_back)
     try:
         echo.start()
-        if chosen and mode != "off":
-            echo.reason = "a microphone was chosen with --device"
-        elif not enabled:
+        if not enabled:
             echo.reason = "typed commands"
+        elif mode == "off":
+            pass
+        elif silent:
+            echo.reason = "the coach's speech is not played"
+        elif chosen:
+            echo.reason = "a microphone was chosen with --device"
         elif echo.active and not _has_pulse_device():
             echo.close()
             echo.reason = "PortAudio has no 'pulse' device (install libasound2-plugins)"
