@@ -271,7 +271,7 @@ def run_session(workdir: Path, rate: int | None = None,
 
         for text, intent in SCRIPT:
             before = len(app.intents())
-            turn = app.converse(text, quiet_hold=1.0)
+            turn = app.converse(text, quiet_hold=1.0, retries=0)
             note(turn, "reply", intent, before)
             if intent == "hold":
                 app.wait_kind("hold_ended", 30)
@@ -289,7 +289,7 @@ def run_session(workdir: Path, rate: int | None = None,
             app.settle(hold=1.2, timeout=60)
             if intent == "pause":
                 before = len(app.intents())
-                note(app.converse("resume"), "reply", "resume", before)
+                note(app.converse("resume", retries=0), "reply", "resume", before)
             if not app.alive():
                 break
         time.sleep(1.0)

@@ -34,6 +34,7 @@ class CoachApp:
         self.args = list(args)
         self.rate = rate
         self.proc: subprocess.Popen | None = None
+        self.retried: list[str] = []
         self.out_path = room.dir / "app.out"
         self.err_path = room.dir / "app.err"
 
@@ -132,14 +133,24 @@ class CoachApp:
 
     # --- turn-taking -----------------------------------------------------------------------------
     def converse(self, text: str, label: str | None = None, reply_timeout: float = 6.0,
-                 quiet_hold: float = 0.7, answer_timeout: float = 90.0) -> Turn:
-        """The partner says ``text`` and waits for the coach to answer and fall quiet again."""
+                 quiet_hold: float = 0.7, answer_timeout: float = 90.0, retries: int = 1) -> Turn:
+        """The partner says ``text`` and waits for the coach to answer and fall quiet again.
+
+        Like a person, the partner says it once more (up to ``retries`` times) when the coach did not
+        understand it (no allowed, understood ``heard`` line); each retry is noted in ``self.retried``.
+        """
         before = len(self.kinds("heard"))
         turn = self.room.say(text, label)
         self.wait_journal(lambda lines: sum(1 for x in lines if x.get("kind") == "heard") > before,
                           reply_timeout)
         if self.room.wait_coach(True, 3.0):
             self.room.wait_coach(False, answer_timeout, hold=quiet_hold)
+        understood = [h for h in self.kinds("heard")[before:]
+                      if (h.get("data") or {}).get("allowed", True)
+                      and (h.get("data") or {}).get("intent") not in ("unknown", None)]
+        if not understood and retries > 0:
+            self.retried.append(text)
+            return self.converse(text, label, reply_timeout, quiet_hold, answer_timeout, retries - 1)
         return turn
 
     def settle(self, hold: float = 0.9, timeout: float = 90.0, expect_speech: float = 0.0) -> None:
@@ -179,7 +190,8 @@ def transcript(app: CoachApp) -> str:
         keep = ("text", "intent", "allowed", "name", "index", "seconds")
         short = {k: v for k, v in data.items() if k in keep}
         lines.append(f"{line.get('at')} {line.get('kind')} {short}")
-    return "\n".join(lines) + "\n" + app.tail(3000)
+    retried = f"partner said again: {app.retried}\n" if app.retried else ""
+    return "\n".join(lines) + "\n" + retried + app.tail(3000)
 
 
 def journal_path(app: CoachApp) -> Path | None:
