@@ -277,16 +277,21 @@ def run_session(workdir: Path, rate: int | None = None,
                 app.wait_kind("hold_ended", 30)
                 app.settle(expect_speech=3.0)
         reference = len(turns) - 1
+        heard_during: dict[str, list[str]] = {}
         for text, intent in BARGES:
             before = len(app.intents())
             ask = room.say("what are the warning signs")
             note(ask, "request", "warning_signs", before)
             if room.wait_coach(True, 10):
                 time.sleep(1.5)
-            before = len(app.intents())
+            before, heard_before = len(app.intents()), len(app.kinds("heard"))
             barge = room.say(text, label=f"barge:{text}")
             note(barge, "barge", intent, before, reference=reference, request=len(turns) - 1)
             app.settle(hold=1.2, timeout=60)
+            heard_during[f"barge:{text}"] = [
+                f"{(h.get('data') or {}).get('text')} -> {(h.get('data') or {}).get('intent')}"
+                f"{'' if (h.get('data') or {}).get('allowed', True) else ' (ignored)'}"
+                for h in app.kinds("heard")[heard_before:]]
             if intent == "pause":
                 before = len(app.intents())
                 note(app.converse("resume", retries=0), "reply", "resume", before)
@@ -297,7 +302,7 @@ def run_session(workdir: Path, rate: int | None = None,
         heard = app.kinds("heard")
         ignored = sum(1 for h in heard if not (h.get("data") or {}).get("allowed", True))
         figures = {"self_intents": _extra_intents([n for n in app.intents() if n != "unknown"], said),
-                   "own_voice_ignored": ignored,
+                   "own_voice_ignored": ignored, "heard_during_barge_in": heard_during,
                    "commands": {"said": len(turns), "understood": sum(1 for t in turns if t["understood"])},
                    "not_understood": [t["label"] for t in turns if not t["understood"]]}
         app.stop()
