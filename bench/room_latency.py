@@ -371,7 +371,9 @@ NOTES = [
     "Barge-in: the partner's command said 1.5 s into a second reading of the warning signs; 'silent' is "
     "when the coach's audio departs from the first, uninterrupted reading (quiet where the reference still "
     "speaks), from the end of the command (and from its start). 'not_silenced' lists barge-ins after "
-    "which the coach read on.",
+    "which the coach read on. A cut that falls into a pause between words shows only where the reference "
+    "speaks again, so the figure is an upper bound (by up to one pause, ~0.1-0.3 s); checked in the "
+    "harness self-test against a stand-in coach killed at a known time.",
     "self_intents: intents the session acted on that the partner did not say (taken from the coach's own "
     "voice or misheard); own_voice_ignored: utterances the echo guard refused.",
     "Partner: espeak-ng en-us at 160 wpm, peak -4.4 dBFS on the left channel; the mic hears it at half "

@@ -139,5 +139,7 @@ def test_barge_in_measurement_on_a_known_cut(room: Room, tmp_path) -> None:
     moved = departure(coach[round(on2 * RATE):], coach[round(ref_on * RATE): round(ref_off * RATE)],
                       stop.start - on2)
     assert moved is not None
-    assert abs(on2 + moved - cut_at) < 0.15
+    # found at the cut (plus the ~40 ms speaker loopback), or, when the cut fell into a pause between
+    # words, where the reference speaks again: a cut is only visible where there would have been sound
+    assert -0.05 < on2 + moved - cut_at < 0.45
     assert on2 + moved > stop.end
