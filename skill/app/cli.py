@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="microphone: index or part of its name (see 'devices')")
     s.add_argument("--echo-cancel", choices=ECHO_CANCEL, default=None,
                    help="let the sound server cancel the coach's voice in the microphone, so you can talk "
-                        "over it (PulseAudio/PipeWire module-echo-cancel): auto (default) or off")
+                        "over it (PulseAudio/PipeWire module-echo-cancel): auto or off (default, for now)")
     s.add_argument("--speak-to", metavar="FILE.wav", default=None, help="write the coach's speech to a WAV")
     s.add_argument("--auto-advance", action="store_true", default=None,
                    help="move on to the next stroke by itself when a step's time is up")

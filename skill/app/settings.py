@@ -63,8 +63,10 @@ class Settings:
     """Write the coach's speech to this WAV file instead of the speakers."""
     verbose: bool = False
     """Log timings to stderr."""
-    echo_cancel: str = "auto"
-    """Echo cancelling by the sound server (``audio.echo_cancel``): ``auto`` (when possible) or ``off``."""
+    echo_cancel: str = "off"
+    """Echo cancelling by the sound server (``audio.echo_cancel``): ``auto`` (when possible) or ``off``.
+    Off by default for now: the canceller's residue of the coach's voice is garbled into words the echo
+    guard cannot match against the coach's text (false "stop"/"pain" in the virtual room)."""
     config_file: Path | None = None
     """The config file that was read, if any (for messages)."""
 
