@@ -164,7 +164,8 @@ def step_demo(coach: str, model: str, scratch: Path) -> dict:
     text = help_text(coach, "demo")
     args = ["--model", model] if "--model" in text else []
     args += ["--out", str(scratch / "demo.wav")] if "--out" in text else []
-    res = run_measured([coach, "demo", *args])
+    env = dict(os.environ, XDG_DATA_HOME=str(scratch / "data"))  # its journal stays in the scratch folder
+    res = run_measured([coach, "demo", *args], env=env)
     m = re.search(r"(\d+) of (\d+) commands understood", res["output"])
     res["understood"] = f"{m.group(1)} of {m.group(2)}" if m else None
     res["ok"] = res["exit"] == 0 and m is not None and m.group(1) == m.group(2)
