@@ -46,3 +46,40 @@ def test_a_line_of_only_symbols_is_answered_as_not_understood(tmp_path) -> None:
     after_snowman = text.split("you: ☃", 1)[1].split("you: stop", 1)[0]
     assert "Sorry" in after_snowman, "the symbol line got no not-understood answer"
     assert "Stopping here" in text or "In total" in text
+
+
+def test_can_type_tells_a_service_from_a_pipe(tmp_path) -> None:
+    import io
+    import os
+
+    from skill.app.textmode import can_type
+
+    with open(os.devnull) as null:
+        assert not can_type(null)
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd) as pipe, os.fdopen(write_fd, "w"):
+        assert can_type(pipe)
+    typed = tmp_path / "commands.txt"
+    typed.write_text("stop\n")
+    with typed.open() as file:
+        assert can_type(file)
+    assert can_type(io.StringIO("stop\n"))
+    closed = io.StringIO()
+    closed.close()
+    assert not can_type(closed)
+    assert not can_type(None)
+
+
+def test_no_microphone_and_no_keyboard_is_an_error_so_a_service_retries(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    with open(os.devnull) as null:
+        proc = subprocess.run([sys.executable, "-m", "skill", "session", "--speech", "print", "--journal",
+                               str(tmp_path), "--device", "no-such-mic-xyz"], stdin=null, capture_output=True,
+                              text=True, timeout=120, check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("massage-coach: error:")]
+    assert "no terminal to type commands in" in line

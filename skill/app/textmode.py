@@ -5,8 +5,11 @@ summary.
 
 from __future__ import annotations
 
+import io
+import os
 import queue
 import re
+import stat
 import sys
 import threading
 import unicodedata
@@ -32,6 +35,20 @@ def normalize_typed(line: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", line).lower()
     return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
+def can_type(stream: TextIO | None) -> bool:
+    """False when commands cannot come from ``stream``: closed, or /dev/null (a service's standard input).
+
+    A terminal, a pipe or a file can carry typed commands; anything without a file descriptor is trusted.
+    """
+    if stream is None:
+        return False
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return not getattr(stream, "closed", False)
+    return stream.isatty() or not stat.S_ISCHR(info.st_mode)
 
 
 def printable(line: str) -> str:
@@ -191,6 +208,9 @@ def _run_session(settings: Any, echo: Any, text: bool, resume: bool, demo_if_no_
                 from skill.app.demo import run_demo
 
                 return run_demo(settings)
+            if not can_type(stdin if stdin is not None else sys.stdin):
+                # nobody can type either (a service at boot): fail, so systemd retries until the mic is back
+                raise DeviceError(msg("no_microphone_no_keyboard", reason=reason)) from None
             print(msg("no_microphone_text", reason=reason), file=sys.stderr, flush=True)
             text = True
     language = engines.load_language()
