@@ -99,3 +99,18 @@ class Speaker(Protocol):
     def close(self) -> None:
         """Release the engine."""
         ...
+
+
+class InstantSpeaker:
+    """Base of the speakers whose ``say()`` is over when it returns: nothing plays, so nothing to cut."""
+
+    def stop(self) -> None:
+        """Nothing to cut."""
+
+    def speaking(self) -> bool:
+        """Never: nothing is playing after ``say()`` returns."""
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Always done."""
+        return True

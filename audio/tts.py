@@ -24,7 +24,7 @@ from typing import Protocol, TextIO
 import numpy as np
 
 from audio.errors import DeviceError, SpeakerError
-from audio.protocols import SAMPLE_RATE, Speaker
+from audio.protocols import SAMPLE_RATE, InstantSpeaker, Speaker
 from audio.tts_espeak import (
     RATE_RANGE,
     EspeakRenderer,
@@ -251,7 +251,7 @@ class EspeakSpeaker(PlaybackSpeaker):
                          voice=voice)
 
 
-class WavFileSpeaker:
+class WavFileSpeaker(InstantSpeaker):
     """Appends everything said to a 16 kHz mono WAV (``--speak-to FILE.wav``), ``gap_s`` of silence between.
 
     The file is a valid WAV after every ``say()``; nothing is played. Listeners are told at once.
@@ -295,17 +295,6 @@ class WavFileSpeaker:
             listener.speech_started(text, now)
             listener.speech_ended(now)
 
-    def stop(self) -> None:
-        """Nothing plays, so nothing to cut."""
-
-    def speaking(self) -> bool:
-        """Never: rendering is done inside ``say()``."""
-        return False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Always done."""
-        return True
-
     def set_voice(self, rate: int, volume: float) -> None:
         """Rate and volume for what is said next (clamped)."""
         self.voice = VoiceSettings.make(rate, volume, self.voice.voice)
@@ -319,7 +308,7 @@ class WavFileSpeaker:
         self.renderer.close()
 
 
-class PrintSpeaker:
+class PrintSpeaker(InstantSpeaker):
     """Prints each reply as a line on ``stream`` (stdout by default): no audio output at all."""
 
     def __init__(self, stream: TextIO | None = None, prefix: str = "") -> None:
@@ -336,17 +325,6 @@ class PrintSpeaker:
         """Print ``text``."""
         if text.strip():
             print(f"{self.prefix}{text}", file=self.stream or sys.stdout, flush=True)
-
-    def stop(self) -> None:
-        """Nothing to cut."""
-
-    def speaking(self) -> bool:
-        """Never."""
-        return False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Always done."""
-        return True
 
     def set_voice(self, rate: int, volume: float) -> None:
         """Remembered only (nothing to apply it to)."""

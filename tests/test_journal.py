@@ -538,7 +538,7 @@ def test_program_with_an_unwritable_journal_says_so_once_and_goes_on(tmp_path: P
         if fault == "disk-full":  # leave only a little room: the journal fills it mid-session
             (folder / "filler").write_bytes(b"x" * 4096)
         prog = Program(tmp_path, journal=folder)
-        prog.type("start", "no", "no", "start", *["next", "back"] * 20, "next", "next", "stop")
+        prog.type("start", "no", "no", "start", *["next", "go back"] * 20, "next", "next", "stop")
         code, out, err = prog.finish()
     finally:
         if mounted:

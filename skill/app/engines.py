@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from audio.errors import ModelError
+from audio.protocols import InstantSpeaker
 from intents.errors import ConfigError
 from skill.app.messages import msg
 from skill.app.settings import Settings
@@ -204,22 +205,11 @@ def download(name: str | None, dest: Path | None, err: TextIO | None = None) -> 
     return download_model(model, dest, progress=True)
 
 
-class SilentSpeaker:
+class SilentSpeaker(InstantSpeaker):
     """Says nothing: used when replies are printed anyway (typed mode without speech output)."""
 
     def say(self, text: str) -> None:
         """Nothing to do."""
-
-    def stop(self) -> None:
-        """Nothing to cut."""
-
-    def speaking(self) -> bool:
-        """Never."""
-        return False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Always done."""
-        return True
 
     def set_voice(self, rate: int, volume: float) -> None:
         """Nothing to apply it to."""
