@@ -9,17 +9,7 @@ import pytest
 from intents.errors import ConfigError
 from skill.app.settings import Settings, default_config_file, load_settings
 
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No real user config or MASSAGE_COACH_* variable leaks into a test."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    import os
-
-    for key in list(os.environ):
-        if key.startswith("MASSAGE_COACH_"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("isolated_user")
 
 
 def write(path: Path, text: str) -> Path:

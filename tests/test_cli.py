@@ -18,14 +18,7 @@ if not TOY.is_dir():
     TOY = Path("/work/shared/models/vosk-toy-en-us-espeak")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Own config/data folders, no MASSAGE_COACH_* or VOSK_MODEL_PATH from the caller."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    for key in list(os.environ):
-        if key.startswith("MASSAGE_COACH_") or key == "VOSK_MODEL_PATH":
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("isolated_user")
 
 
 def run(*args: str, stdin: str = "", env: dict[str, str] | None = None,

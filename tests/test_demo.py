@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import wave
 from pathlib import Path
@@ -20,13 +19,7 @@ HEARD = re.compile(r"^\[\s*([\d.]+) s\] heard '([^']*)' -> (\S+)(.*)$")
 COACH = re.compile(r"^\[\s*([\d.]+) s\] coach: (.*)$")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    for key in list(os.environ):
-        if key.startswith("MASSAGE_COACH_") or key == "VOSK_MODEL_PATH":
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("isolated_user")
 
 
 def run_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, Path]:

@@ -39,12 +39,7 @@ def wavs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for key in list(os.environ):
-        if key.startswith("MASSAGE_COACH_") or key == "VOSK_MODEL_PATH":
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("isolated_user")
 
 
 def json_lines(text: str) -> list[dict]:
