@@ -37,6 +37,7 @@ import numpy as np
 import pytest
 
 from tests.room_audio import RATE, espeak, music, partner_track, read_wav, write_wav
+from tests.speech_fixtures import toy_model_path
 
 __all__ = ["RATE", "REPO", "Room", "Turn", "espeak", "music", "open_room", "partner_track", "read_wav",
            "room", "write_wav"]
@@ -48,11 +49,8 @@ ASOUNDRC = "pcm.!default { type pulse }\nctl.!default { type pulse }\n"
 
 def find_toy_model() -> Path | None:
     """The Vosk toy model: ``tests/models`` copy first, then the shared one; None if neither is there."""
-    for base in (REPO / "tests" / "models", Path("/work/shared/models")):
-        path = base / "vosk-toy-en-us-espeak"
-        if (path / "am" / "final.mdl").is_file():
-            return path
-    return None
+    path = toy_model_path()
+    return path if (path / "am" / "final.mdl").is_file() else None
 
 
 def unavailable_reason() -> str | None:
@@ -380,8 +378,13 @@ def room(tmp_path: Path) -> Iterator[Room]:
     try:
         yield r
     finally:
-        r.close()
-        keep = os.environ.get("ROOM_KEEP")
-        if keep and r.recorder.segments:
-            r.save(Path(keep) / f"{tmp_path.name}.wav")
+        close_and_keep(r, tmp_path.name)
+
+
+def close_and_keep(room: Room, name: str) -> None:
+    """Close ``room``; with ``ROOM_KEEP=DIR`` set, keep its recording as ``DIR/<name>.wav``."""
+    room.close()
+    keep = os.environ.get("ROOM_KEEP")
+    if keep and room.recorder.segments:
+        room.save(Path(keep) / f"{name}.wav")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.room import REPO, Room, Turn, find_toy_model, kill_group, open_room
+from tests.room import REPO, Room, Turn, close_and_keep, find_toy_model, kill_group, open_room
 
 COACH_RATE = 260
 """Words a minute for the coach in the room tests: the routine's fastest (default 175): shorter tests."""
@@ -239,10 +239,7 @@ def run_in_rooms(scenarios: dict[str, Callable[[Room], None]], base: Path,
         except BaseException as exc:
             return exc
         finally:
-            room_.close()
-            keep = os.environ.get("ROOM_KEEP")
-            if keep and room_.recorder.segments:
-                room_.save(Path(keep) / f"{name}.wav")
+            close_and_keep(room_, name)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {name: pool.submit(one, name) for name in scenarios}

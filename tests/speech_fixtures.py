@@ -20,9 +20,9 @@ TOY_MODEL_NAME = "vosk-toy-en-us-espeak"
 
 
 def toy_model_path() -> Path:
-    """The toy Vosk model: the copy under tests/models if present, else the shared one."""
+    """The toy Vosk model: the copy under tests/models if present, else ../shared/models beside the repo."""
     local = HERE / "models" / TOY_MODEL_NAME
-    return local if local.is_dir() else Path("/work/shared/models") / TOY_MODEL_NAME
+    return local if local.is_dir() else HERE.parent.parent / "shared" / "models" / TOY_MODEL_NAME
 
 
 FALLBACK_GRAMMAR = [

@@ -25,11 +25,10 @@ import numpy as np
 import pytest
 
 from skill.app.history import read_journal
+from tests.speech_fixtures import toy_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOY = ROOT / "tests" / "models" / "vosk-toy-en-us-espeak"
-if not TOY.is_dir():
-    TOY = Path("/work/shared/models/vosk-toy-en-us-espeak")
+TOY = toy_model_path()
 AUDIO_FORMAT_EXIT = 3
 MODEL_EXIT = 4
 CONFIG_EXIT = 2

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from skill.app.cli import main
+from tests.speech_fixtures import toy_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOY = ROOT / "tests" / "models" / "vosk-toy-en-us-espeak"
-if not TOY.is_dir():
-    TOY = Path("/work/shared/models/vosk-toy-en-us-espeak")
+TOY = toy_model_path()
 
 
 pytestmark = pytest.mark.usefixtures("isolated_user")

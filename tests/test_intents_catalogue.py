@@ -12,8 +12,9 @@ from intents.errors import ConfigError
 from intents.template import expand
 from intents.types import HOLD_SECONDS_RANGE, INTENT_NAMES, TECHNIQUES
 from intents.vocabulary import load_vocabulary
+from tests.speech_fixtures import toy_model_path
 
-TOY_MODEL = Path("/work/shared/models/vosk-toy-en-us-espeak")
+TOY_MODEL = toy_model_path()
 needs_model = pytest.mark.skipif(
     not (TOY_MODEL / "graph" / "words.txt").is_file(), reason="test Vosk model not present"
 )

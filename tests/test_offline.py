@@ -34,11 +34,10 @@ from typing import Any
 import pytest
 
 from skill.app.cli import main
+from tests.speech_fixtures import toy_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOY = ROOT / "tests" / "models" / "vosk-toy-en-us-espeak"
-if not TOY.is_dir():
-    TOY = Path("/work/shared/models/vosk-toy-en-us-espeak")
+TOY = toy_model_path()
 INTERNET = (socket.AF_INET, socket.AF_INET6)
 
 

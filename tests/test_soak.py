@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from bench.soak import audio_soak, session_soak
+from tests.speech_fixtures import toy_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOY = ROOT / "tests" / "models" / "vosk-toy-en-us-espeak"
-if not TOY.is_dir():
-    TOY = Path("/work/shared/models/vosk-toy-en-us-espeak")
+TOY = toy_model_path()
 
 RSS_TOLERANCE_MB = 6.0
 OBJECT_TOLERANCE = 500
