@@ -14,6 +14,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,9 @@ class SoundPlayer:
         self._lock = threading.Lock()
         self.blocks = 0
         self.reopens = 0
+        self.taps: list[Callable[[np.ndarray, int, float], None]] = []
+        """Called from the audio thread with every block played (silence too), its rate and the time it was
+        handed to the device; must be quick and must copy the block (e.g. ``ReferenceCanceller.far``)."""
         self._stream = None
         self._open()
 
@@ -152,6 +156,9 @@ class SoundPlayer:
                     self._current = None
         if filled < frames:
             out[filled:] = 0
+        for tap in self.taps:
+            with contextlib.suppress(Exception):  # a listener's bug must not silence the coach
+                tap(out, self.rate, now)
 
     def alive(self) -> bool:
         """True while the stream is running."""
