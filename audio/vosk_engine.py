@@ -132,6 +132,11 @@ class VoskRecognizer:
         self._partial_since = 0
         self._tail_guard = False  # after an early cut, until a real pause: any result is its tail
         self.early_commits = 0
+        self.urgent: Callable[[str], int | None] | None = None
+        """Set by the app while the coach speaks: for a partial holding a barge-in command ("[unk] a that
+        hurts", "stop [unk]") the number of words up to its end, else None. The utterance is then
+        committed at once when more words follow it, or early like a complete command when it ends the
+        partial."""
 
     def _usable_grammar(self, grammar: Sequence[str]) -> list[str]:
         phrases: list[str] = []
@@ -178,18 +183,27 @@ class VoskRecognizer:
             hyp = self._guarded(self._hypothesis(json.loads(self._rec.Result()), early=False))
             self._new_round()
             return hyp
-        if self.is_complete is None:
+        if self.is_complete is None and self.urgent is None:
             return None
         partial = " ".join(json.loads(self._rec.PartialResult()).get("partial", "").split())
         if partial != self._partial:
             self._partial, self._partial_since = partial, self._fed
+            if partial and not self._tail_guard and self.urgent is not None:
+                end = self.urgent(partial)
+                if end is not None and end < len(partial.split()):
+                    return self._commit_early(partial)  # the command's last word is over: cut here
             return None
         need = self.early_silence_s * SAMPLE_RATE
-        if (quiet and partial and not self._tail_guard and UNK not in partial.split()
-                and self._fed - self._partial_since >= need
-                and self._silence.quiet_samples >= need and self.is_complete(partial)):
+        if (quiet and partial and not self._tail_guard and self._fed - self._partial_since >= need
+                and self._silence.quiet_samples >= need and self._committable(partial)):
             return self._commit_early(partial)
         return None
+
+    def _committable(self, partial: str) -> bool:
+        """A whole command (``is_complete``), or what ``urgent`` asks for."""
+        if self.is_complete is not None and UNK not in partial.split() and self.is_complete(partial):
+            return True
+        return self.urgent is not None and self.urgent(partial) is not None
 
     def _guarded(self, hyp: Hypothesis | None) -> Hypothesis | None:
         """Drop the tail of an utterance cut early: any result before a real pause (``TAIL_GAP_S`` of

@@ -21,7 +21,13 @@ from typing import Any, TextIO
 from audio.protocols import Hypothesis
 from intents.types import UNKNOWN, Intent
 from skill.actions import Action, EndSession, Say, SetVoice
+from skill.app.barge_in import MIN_CONFIDENCE, BargeInSpotter
 from skill.app.messages import msg
+
+NEAR_END_MIN_DB = -12.0
+"""Over the coach's voice, the words heard must be at least this loud against the echo the canceller
+modelled (``ReferenceCanceller.near_end_db``); measured in the virtual room: residue -17 to -31 dB, the
+partner's commands -5 to -6 dB."""
 
 
 @dataclass(frozen=True)
@@ -109,18 +115,19 @@ class Coach:
 
 
 class _Reader:
-    """Reads an audio source in a daemon thread into a queue (``None`` marks the end of the source)."""
+    """Reads an audio source in a daemon thread into a queue of (chunk, arrival time); ``None`` marks the
+    end of the source. The arrival time lines the microphone up with the speaker for echo cancelling."""
 
     def __init__(self, source: Any) -> None:
         self.source = source
-        self.queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=500)
+        self.queue: queue.Queue[tuple[bytes, float] | BaseException | None] = queue.Queue(maxsize=500)
         self.thread = threading.Thread(target=self._run, name="mic-reader", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         try:
             for chunk in self.source.chunks():
-                self.queue.put(chunk)
+                self.queue.put((chunk, time.monotonic()))
         except BaseException as exc:  # handed to the loop, which re-raises it there
             self.queue.put(exc)
             return
@@ -133,13 +140,16 @@ class LiveLoop:
     ``threaded`` reads the source in a thread (a microphone, so ticks go on when it stalls); a scripted
     source whose chunks drive the clock is read directly. ``status`` (optional) returns the microphone
     state ("lost", else "ok" or "back"); changes are said and printed, the session state is kept.
+    ``canceller`` (optional, ``audio.aec.ReferenceCanceller``) takes the coach's own voice out of each chunk
+    before the recognizer hears it; while the coach speaks, ``BargeInSpotter`` finds a "stop" or "that
+    hurts" inside what is heard and the recognizer ends such an utterance at once.
     """
 
     def __init__(self, coach: Coach, source: Any, recognizer: Any, matcher: Any, clock: Any,
                  guard: Any = None, journal: Any = None, tick_s: float = 0.1, threaded: bool = True,
                  on_heard: Callable[[Heard], None] | None = None,
                  status: Callable[[], str] | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, canceller: Any = None) -> None:
         self.coach = coach
         self.source = source
         self.recognizer = recognizer
@@ -152,6 +162,10 @@ class LiveLoop:
         self.on_heard = on_heard
         self.status = status
         self.log = log
+        self.canceller = canceller
+        # spotting commands inside what is heard over the coach is safe only in what the canceller leaves
+        # of its voice: in the raw echo, words like "quit" come out of the coach's own sentences
+        self.spotter = BargeInSpotter(matcher, guard) if guard is not None and canceller is not None else None
         self.heard: list[Heard] = []
         self._was_speaking = False
         self._mic_state = "ok"
@@ -160,10 +174,12 @@ class LiveLoop:
     # ------------------------------------------------------------------------------------ main loop
     def run(self) -> None:
         """Feed audio until the session is finished or the source ends (then flush the recognizer)."""
-        for chunk in self._chunks():
+        for chunk, arrived in self._chunks():
             self._track_coach_speech()
             if chunk:
                 t0 = time.perf_counter()
+                if self.canceller is not None:
+                    chunk = self.canceller.process(chunk, arrived)
                 hyp = self.recognizer.accept(chunk)
                 if hyp is not None:
                     self._on_hypothesis(hyp, time.perf_counter() - t0)
@@ -174,17 +190,19 @@ class LiveLoop:
         if hyp is not None and not self.coach.finished:
             self._on_hypothesis(hyp, 0.0)
 
-    def _chunks(self) -> Iterator[bytes]:
-        """The source's chunks; from a reader thread, with an empty chunk every ``tick_s`` when it stalls."""
+    def _chunks(self) -> Iterator[tuple[bytes, float]]:
+        """The source's chunks with their arrival times; from a reader thread, with an empty chunk every
+        ``tick_s`` when it stalls."""
         if not self.threaded:
-            yield from self.source.chunks()
+            for chunk in self.source.chunks():
+                yield chunk, time.monotonic()
             return
         reader = _Reader(self.source)
         while True:
             try:
                 item = reader.queue.get(timeout=self.tick_s)
             except queue.Empty:
-                yield b""
+                yield b"", time.monotonic()
                 continue
             if item is None:
                 return
@@ -207,7 +225,20 @@ class LiveLoop:
             self._log("coach quiet: recognizer reset")
         elif busy and not self._was_speaking:
             self._log("coach speaking")
+        if busy != self._was_speaking and self.spotter is not None and hasattr(self.recognizer, "urgent"):
+            self.recognizer.urgent = self._urgent_partial if busy else None
         self._was_speaking = busy
+
+    def _cancelled(self) -> bool:
+        """True when the canceller has learnt the echo path (what the recognizer hears is the partner)."""
+        return self.canceller is not None and bool(getattr(self.canceller, "converged", False))
+
+    def _urgent_partial(self, partial: str) -> int | None:
+        """The recognizer's ``urgent`` test while the coach speaks: where a barge-in command in the partial
+        ends (``BargeInSpotter.in_partial``), or None."""
+        if self.spotter is None or not self._cancelled():
+            return None
+        return self.spotter.in_partial(partial, self.clock.now())
 
     def _after_chunk(self) -> None:
         """Microphone status and timers, after every chunk (or idle tick)."""
@@ -242,6 +273,30 @@ class LiveLoop:
             return None
         return now - max(0.0, hyp.end_s - hyp.words[0].end)
 
+    def _judge(self, hyp: Hypothesis, text: str, intent: Intent | None, now: float,
+               guarding: bool) -> tuple[Intent | None, bool]:
+        """The intent to act on and whether to act: the echo guard decides for what was said over the
+        coach; there, a command must be heard clearly, loud against the echo the canceller modelled, and
+        may be found inside the residue of the coach's voice ("[unk] a that hurts")."""
+        if self.guard is None:
+            return intent, True
+        name = intent.name if intent is not None else UNKNOWN
+        heard_from = self._heard_from(hyp, now)
+        allowed = self.guard.allow(name, text, now, heard_from=heard_from)
+        if not (guarding or (heard_from is not None and self.guard.guarding(heard_from))):
+            return intent, allowed
+        if allowed and intent is not None and intent.confidence < MIN_CONFIDENCE:
+            allowed = False
+        if not allowed and self.spotter is not None and self._cancelled():
+            spotted = self.spotter.in_result(text, hyp.confidences or None, now)
+            if spotted is not None:
+                intent, allowed = spotted, True
+        if self.canceller is not None and hyp.words:
+            level = self.canceller.near_end_db(hyp.words[0].start, hyp.words[-1].end)
+            self._log(f"  {self.canceller.describe()}; words {level:.1f} dB against the echo")
+            allowed = allowed and level >= NEAR_END_MIN_DB
+        return intent, allowed
+
     def _log(self, message: str) -> None:
         if self.log is not None:
             self.log(f"[{self.clock.now():9.2f}] {message}")
@@ -258,9 +313,8 @@ class LiveLoop:
         name = intent.name if intent is not None else UNKNOWN
         now = self.clock.now()
         guarding = self.guard is not None and self.guard.guarding(now)
-        allowed = True
-        if self.guard is not None:
-            allowed = self.guard.allow(name, text, now, heard_from=self._heard_from(hyp, now))
+        intent, allowed = self._judge(hyp, text, intent, now, guarding)
+        name = intent.name if intent is not None else UNKNOWN
         heard = Heard(text, intent, allowed, now, hyp.end_s, hyp.early, decode_s)
         self._log(f"  -> {name}{'' if allowed else ' (ignored: the coach is speaking)'}")
         self.heard.append(heard)
