@@ -169,8 +169,9 @@ def test_session_reasons_for_leaving_it_off() -> None:
     cases = [(Settings(echo_cancel="off"), True, "off (turned off)"),
              (Settings(echo_cancel="auto"), False, "off (typed commands)"),
              (Settings(echo_cancel="auto", speech="print"), True, "off (the coach's speech is not played)"),
-             (Settings(echo_cancel="auto", device="hw:1"), True,
-              "off (a microphone was chosen with --device)")]
+             (Settings(echo_cancel="server", device="hw:1"), True,
+              "off (a microphone was chosen with --device)"),
+             (Settings(echo_cancel="app"), True, "off (the app cancels its own voice itself)")]
     for settings, enabled, described in cases:
         with echo_cancelling(settings, enabled=enabled) as echo:
             assert echo.describe() == described
@@ -180,7 +181,9 @@ def test_setting_and_flag() -> None:
     from skill.app.cli import build_parser, settings_from_args
     from skill.app.settings import load_settings
 
-    assert load_settings({}, env={}).echo_cancel == "off"
-    assert load_settings({}, env={"MASSAGE_COACH_ECHO_CANCEL": "auto"}).echo_cancel == "auto"
-    args = build_parser().parse_args(["session", "--echo-cancel", "auto"])
-    assert settings_from_args(args).echo_cancel == "auto"
+    assert load_settings({}, env={}).echo_cancel == "app"
+    assert load_settings({}, env={"MASSAGE_COACH_ECHO_CANCEL": "auto"}).echo_cancel == "server", "old name"
+    assert load_settings({}, env={"MASSAGE_COACH_ECHO_CANCEL": "Off"}).echo_cancel == "off"
+    for flag, setting in (("auto", "server"), ("server", "server"), ("app", "app"), ("off", "off")):
+        args = build_parser().parse_args(["session", "--echo-cancel", flag])
+        assert settings_from_args(args).echo_cancel == setting

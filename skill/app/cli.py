@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("session", parents=[common, engine, voice],
                        help="a hands-free session: microphone in, speech out (the default)")
     s.add_argument("--device", default=None, help="microphone: index or part of its name (see 'devices')")
-    s.add_argument("--echo-cancel", choices=ECHO_CANCEL, default=None,
-                   help="let the sound server cancel the coach's voice in the microphone, so you can talk "
-                        "over it (PulseAudio/PipeWire module-echo-cancel): auto or off (default, for now)")
+    s.add_argument("--echo-cancel", choices=(*ECHO_CANCEL, "auto"), default=None,
+                   help="take the coach's own voice out of the microphone, so you can talk over it: app "
+                        "(default: the app subtracts what it plays), server (PulseAudio/PipeWire "
+                        "module-echo-cancel; 'auto' is its old name) or off")
     s.add_argument("--speak-to", metavar="FILE.wav", default=None, help="write the coach's speech to a WAV")
     s.add_argument("--auto-advance", action="store_true", default=None,
                    help="move on to the next stroke by itself when a step's time is up")

@@ -229,7 +229,8 @@ def echo_cancelling(settings: Any, enabled: bool = True, err: TextIO | None = No
     def fell_back(reason: str) -> None:
         print(msg("echo_cancel_lost", reason=reason), file=stream, flush=True)
 
-    mode = getattr(settings, "echo_cancel", "auto") if enabled else "off"
+    wanted = getattr(settings, "echo_cancel", "app") if enabled else "off"
+    mode = "auto" if wanted in ("server", "auto") else "off"  # the app's own canceller: reference_canceller()
     chosen = getattr(settings, "device", None) not in (None, "", "pulse", "default")
     silent = getattr(settings, "speech", "auto") == "print" or getattr(settings, "speak_to", None) is not None
     echo = EchoCanceller("off" if chosen or silent else mode, on_fallback=fell_back)
@@ -237,10 +238,12 @@ def echo_cancelling(settings: Any, enabled: bool = True, err: TextIO | None = No
         echo.start()
         if not enabled:
             echo.reason = "typed commands"
-        elif mode == "off":
-            pass
         elif silent:
             echo.reason = "the coach's speech is not played"
+        elif wanted == "app":
+            echo.reason = "the app cancels its own voice itself"
+        elif mode == "off":
+            pass
         elif chosen:
             echo.reason = "a microphone was chosen with --device"
         elif echo.active and not _has_pulse_device():
@@ -249,6 +252,19 @@ def echo_cancelling(settings: Any, enabled: bool = True, err: TextIO | None = No
         yield echo
     finally:
         echo.close()
+
+
+def reference_canceller(settings: Any, speaker: Any) -> Any:
+    """The app's own echo canceller (``audio.aec``) fed with everything ``speaker`` plays, or None when
+    ``--echo-cancel`` is not ``app`` or the speech is not played through the app's own output stream."""
+    from audio.aec import ReferenceCanceller
+
+    taps = getattr(getattr(speaker, "player", None), "taps", None)
+    if getattr(settings, "echo_cancel", "app") != "app" or taps is None:
+        return None
+    canceller = ReferenceCanceller()
+    taps.append(canceller.far)
+    return canceller
 
 
 def _has_pulse_device() -> bool:

@@ -22,7 +22,7 @@ APP_NAME = "massage-coach"
 ENV_PREFIX = "MASSAGE_COACH_"
 ENGINES: tuple[str, ...] = ("auto", "vosk", "sphinx")
 SPEECH: tuple[str, ...] = ("auto", "pyttsx3", "espeak", "print")
-ECHO_CANCEL: tuple[str, ...] = ("auto", "off")
+ECHO_CANCEL: tuple[str, ...] = ("app", "server", "off")
 RATE_RANGE: tuple[int, int] = (80, 320)
 """Speaking rates (words a minute) the app accepts."""
 
@@ -63,10 +63,10 @@ class Settings:
     """Write the coach's speech to this WAV file instead of the speakers."""
     verbose: bool = False
     """Log timings to stderr."""
-    echo_cancel: str = "off"
-    """Echo cancelling by the sound server (``audio.echo_cancel``): ``auto`` (when possible) or ``off``.
-    Off by default for now: the canceller's residue of the coach's voice is garbled into words the echo
-    guard cannot match against the coach's text (false "stop"/"pain" in the virtual room)."""
+    echo_cancel: str = "app"
+    """Taking the coach's own voice out of the microphone: ``app`` (the app subtracts what it plays,
+    ``audio.aec``; needs its own speech output), ``server`` (the sound server's webrtc module,
+    ``audio.echo_cancel``; ``auto`` is its old name) or ``off``."""
     config_file: Path | None = None
     """The config file that was read, if any (for messages)."""
 
@@ -93,6 +93,7 @@ def _speech(value: Any) -> str:
 
 def _echo_cancel(value: Any) -> str:
     text = str(value).strip().lower()
+    text = "server" if text == "auto" else text  # the old name of the sound server's canceller
     if text not in ECHO_CANCEL:
         raise ValueError(f"expected one of {', '.join(ECHO_CANCEL)}")
     return text

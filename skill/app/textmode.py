@@ -181,7 +181,8 @@ def print_heard(heard: Heard) -> None:
 def run_session_command(settings: Any, text: bool = False, resume: bool = False,
                         demo_if_no_mic: bool = False, stdin: TextIO | None = None) -> int:
     """``massage-coach session``: live (microphone) or typed; exit code 130 after Ctrl-C. A live session
-    has the sound server cancel the coach's voice in the microphone when it can (``--echo-cancel``)."""
+    takes the coach's own voice out of the microphone (``--echo-cancel``: the app itself, the sound server
+    or off)."""
     from skill.app import engines
 
     with engines.echo_cancelling(settings, enabled=not text) as echo:
@@ -219,6 +220,8 @@ def _run_session(settings: Any, echo: Any, text: bool, resume: bool, demo_if_no_
         choice = engines.choose_engine(settings)
         recognizer = engines.build_recognizer(choice, language, verbose=settings.verbose)
     speaker, speaker_name = engines.open_output(settings, echo=echo)
+    canceller = engines.reference_canceller(settings, speaker) if not text else None
+    echo_state = msg("echo_by_app") if canceller is not None else echo.describe()
     clock = MonotonicClock()
     opened = coach = None
     try:
@@ -227,7 +230,7 @@ def _run_session(settings: Any, echo: Any, text: bool, resume: bool, demo_if_no_
         if opened.resumed:
             extras += msg("banner_resume", session_id=opened.resumed)
         if not text:
-            extras += msg("banner_echo", state=echo.describe())
+            extras += msg("banner_echo", state=echo_state)
         if text:
             banner = msg("banner_text_mode", speaker=speaker_name, extras=extras)
         else:
@@ -238,7 +241,7 @@ def _run_session(settings: Any, echo: Any, text: bool, resume: bool, demo_if_no_
         opened.journal.record("engine", engine=choice.engine if choice else "typed",
                               model=str(choice.model) if choice and choice.model else None,
                               microphone=mic_name or None, speech=speaker_name,
-                              echo_cancel=echo.describe() if not text else None)
+                              echo_cancel=echo_state if not text else None)
         coach = Coach(opened.session, speaker, opened.journal)
         if text:
             examples = ", ".join(f'"{e}"' for e in list(language.examples().values())[:3])
@@ -252,7 +255,8 @@ def _run_session(settings: Any, echo: Any, text: bool, resume: bool, demo_if_no_
             coach.begin()
             log = (lambda m: print(m, file=sys.stderr, flush=True)) if settings.verbose else None
             LiveLoop(coach, source, recognizer, language.matcher, clock, guard=guard, journal=opened.journal,
-                     status=lambda: getattr(source, "status", "ok"), log=log, on_heard=print_heard).run()
+                     status=lambda: getattr(source, "status", "ok"), log=log, on_heard=print_heard,
+                     canceller=canceller).run()
         finish(coach, opened.journal)
         speaker.wait(30.0)
         return 0
