@@ -6,9 +6,9 @@ frames. Measured per partner command:
 
 - reply latency: end of the partner's command -> first sound of the coach's reply (when the coach was
   quiet while the command was said);
-- barge-in: end of the partner's command said *while the coach speaks* -> the coach silent (its audio
-  departs from an uninterrupted reference rendering of the same passage: it goes quiet where the
-  reference still speaks).
+- barge-in: end of the partner's command said *while the coach speaks* -> the coach stops the passage (its
+  audio departs from an uninterrupted reference rendering of the same passage: it goes quiet where the
+  reference still speaks, or its reply takes the passage's place).
 
 ``python -m bench.room_latency`` runs a measured session of the real app in a room and writes
 ``bench/results/room.json``; ``analyze`` and friends are used by the room tests too.
@@ -124,14 +124,17 @@ def _best_lag(a: np.ndarray, b: np.ndarray, i0: int, i1: int, lags: range) -> tu
 
 def departure(coach: np.ndarray, reference: np.ndarray, after: float, min_s: float = 0.08,
               on_db: float = ON_DBFS, max_lag_s: float = 0.1, resync_s: float = 0.8,
-              same: float = 0.8) -> float | None:
-    """First time >= ``after`` where ``coach`` is silent for ``min_s`` while the ``reference`` sounds, and
-    does not pick up the reference again afterwards (that would be a hiccup in playback, not a cut).
+              same: float = 0.8, differ_db: float = 10.0) -> float | None:
+    """First time >= ``after`` where ``coach`` stops being the ``reference`` rendering of the same passage
+    (it went quiet, or another sentence took the passage's place), or None if it never departs.
 
-    Both start at the same onset (cut them at ``first_sound``). Two readings of the same text drift by
-    a few ms, so the reference is re-aligned on the 2 s before ``after`` (best lag within ``max_lag_s``);
-    after a gap, if the next second of the coach matches the reference (envelope correlation >= ``same``)
-    at a lag up to ``resync_s`` later, the coach was only delayed and the search goes on.
+    A 5 ms frame does not match when one of the two sounds and the other is silent, or both sound more than
+    ``differ_db`` apart. A departure starts at a non-matching frame followed, within ``min_s``, by at least
+    60 % non-matching frames. Both start at the same onset (cut them at ``first_sound``). Two readings of
+    the same text drift by a few ms, so the reference is aligned on the 2 s before ``after`` (best lag
+    within ``max_lag_s``); at a departure, if the next second of the coach matches the reference (envelope
+    correlation >= ``same``) at another lag up to ``resync_s`` later, the coach was only delayed (drift,
+    a playback hiccup) and the search goes on at that lag.
     """
     a, b = frame_db(coach), frame_db(reference)
     n = len(a)
@@ -139,22 +142,26 @@ def departure(coach: np.ndarray, reference: np.ndarray, after: float, min_s: flo
     max_lag = int(max_lag_s / FRAME_S)
     lag, _ = _best_lag(a, b, max(0, start - int(2.0 / FRAME_S)), start, range(-max_lag, max_lag + 1))
     need = max(1, round(min_s / FRAME_S))
-    i, run = start, 0
-    while i < n:
-        j = i - lag
-        sounding = 0 <= j < len(b) and b[j] > on_db
-        run = run + 1 if (a[i] <= on_db and sounding) else 0
-        if run >= need:
-            gap_start = i - need + 1
-            resume = gap_start + int(np.argmax(a[gap_start:] > on_db)) if np.any(a[gap_start:] > on_db) else n
-            window = resume + int(1.0 / FRAME_S)
-            new_lag, agree = _best_lag(a, b, resume, min(n, window),
-                                       range(lag, lag + int(resync_s / FRAME_S) + 1))
-            if resume < n and window <= n and agree >= same and j + (new_lag - lag) < len(b):
-                lag, i, run = new_lag, resume, 0  # a hiccup: the same words, a little later
-                continue
-            return gap_start * FRAME_S
-        i += 1
+
+    def differs(i: int, at_lag: int) -> bool:
+        j = i - at_lag
+        ref_on = 0 <= j < len(b) and b[j] > on_db
+        coach_on = bool(a[i] > on_db)
+        return coach_on != ref_on or (coach_on and abs(a[i] - b[j]) > differ_db)
+
+    i, realigned = start, 0
+    while i + need <= n:
+        if not differs(i, lag) or sum(differs(k, lag) for k in range(i, i + need)) < 0.6 * need:
+            i += 1
+            continue
+        sounds = np.flatnonzero(a[i:] > on_db)
+        resume = i + int(sounds[0]) if sounds.size else n  # after a gap: where the coach sounds again
+        window = min(n, resume + int(1.0 / FRAME_S))
+        new_lag, agree = _best_lag(a, b, resume, window, range(lag - 2, lag + int(resync_s / FRAME_S) + 1))
+        if window - resume >= int(0.5 / FRAME_S) and agree >= same and new_lag != lag and realigned < 100:
+            lag, realigned, i = new_lag, realigned + 1, resume  # the same words later (drift, underrun)
+            continue
+        return i * FRAME_S
     return None
 
 
@@ -370,18 +377,22 @@ NOTES = [
     "pulse plugin), Vosk endpointing or early commit, the session, TTS synthesis and playback buffering.",
     "Barge-in: the partner's command said 1.5 s into a second reading of the warning signs; 'silent' is "
     "when the coach's audio departs from the first, uninterrupted reading (quiet where the reference still "
-    "speaks), from the end of the command (and from its start). 'not_silenced' lists barge-ins after "
-    "which the coach read on. A cut that falls into a pause between words shows only where the reference "
-    "speaks again, so the figure is an upper bound (by up to one pause, ~0.1-0.3 s); checked in the "
-    "harness self-test against a stand-in coach killed at a known time.",
+    "speaks, or its reply in the reading's place), from the end of the command (and from its start). "
+    "'not_silenced' lists barge-ins after which the coach read on. A cut that falls into a pause between "
+    "words shows only where the reference speaks again, so the figure is an upper bound (by up to one "
+    "pause, ~0.1-0.3 s); checked in the harness self-test against a stand-in coach killed at a known time. "
+    "The app's own echo canceller (audio/aec.py, --echo-cancel app, the default) takes the coach's voice "
+    "out of the microphone; the barge-in phrase is found inside what is left (skill/app/barge_in.py).",
     "self_intents: intents the session acted on that the partner did not say (taken from the coach's own "
     "voice or misheard); own_voice_ignored: utterances the echo guard refused.",
     "Partner: espeak-ng en-us at 160 wpm, peak -4.4 dBFS on the left channel; the mic hears it at half "
     "level (stereo -> mono downmix), the coach at full level.",
     "The coach plays into its own null sink 'speaker' (the default output), looped back into the room "
-    "(module-loopback, latency_msec=30; about 40 ms measured), so that the app's echo cancelling "
-    "(module-echo-cancel) has a speaker to cancel: the reply and barge-in figures include those ~40 ms, "
-    "which a real room's air (about 1 ms) does not add.",
+    "(module-loopback, latency_msec=30; about 40 ms measured), as a laptop's speaker plays into the air "
+    "its microphone hears (the sound server's canceller, --echo-cancel server, also needs a sink of its "
+    "own): the reply and barge-in figures include those ~40 ms, which a real room's air (about 1 ms) does "
+    "not add. The loopback resamples adaptively, so the echo path drifts by about a sample a second: the "
+    "app's canceller has to follow it, as it would a USB microphone's clock.",
 ]
 
 

@@ -208,12 +208,6 @@ def test_never_hears_itself(outcomes: dict) -> None:
     check(outcomes, "never_hears_itself")
 
 
-BARGE_IN_BUG = ("known bug in the live loop (15:15): over the coach's own voice a barge-in phrase is not "
-                "committed as an utterance of its own, so 'stop'/'that hurts' is missed or acted on seconds "
-                "late; remove this mark when it is fixed")
-
-
-@pytest.mark.xfail(reason=BARGE_IN_BUG, strict=False)
 def test_barge_in(outcomes: dict) -> None:
     check(outcomes, "barge_in")
 
