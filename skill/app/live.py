@@ -292,7 +292,10 @@ class LiveLoop:
             if spotted is not None:
                 intent, allowed = spotted, True
         if self.canceller is not None and hyp.words:
-            level = self.canceller.near_end_db(hyp.words[0].start, hyp.words[-1].end)
+            # Vosk stretches a first word's start back over the quiet before it (to the last reset): measure
+            # from at most 0.4 s before that word's end, or the gated residue before it drowns the words
+            first = hyp.words[0]
+            level = self.canceller.near_end_db(max(first.start, first.end - 0.4), hyp.words[-1].end)
             self._log(f"  {self.canceller.describe()}; words {level:.1f} dB against the echo")
             allowed = allowed and level >= NEAR_END_MIN_DB
         return intent, allowed
