@@ -107,7 +107,7 @@ class _Fdaf:
         echoes = np.fft.irfft(both.sum(axis=1), axis=1)[:, b:]
         return echoes[0], echoes[1]
 
-    def adapt(self, error: np.ndarray, scale: float = 1.0) -> None:
+    def adapt(self, error: np.ndarray) -> None:
         """Move the background filter towards the echo after ``predict``; ``error`` = microphone - its
         predicted echo."""
         b = self.block
@@ -116,7 +116,7 @@ class _Fdaf:
         grad = np.conj(self.spectra) * err_spec / (self.partitions * self.power + self.delta)
         taps = np.fft.irfft(grad, axis=1)
         taps[:, b:] = 0  # the gradient constraint: a linear, not circular, convolution
-        self.weights += scale * self.step * np.fft.rfft(taps, axis=1)
+        self.weights += self.step * np.fft.rfft(taps, axis=1)
 
 
 class ReferenceCanceller:
@@ -149,7 +149,6 @@ class ReferenceCanceller:
         self._frames_end = 0  # absolute microphone index after the newest entry of _frames
         self.echo_energy = 0.0
         self.residue_energy = 0.0
-        self.mic_energy = 0.0
         self.gated_frames = 0
         self.estimates = 0
         self.converged = False
