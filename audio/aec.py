@@ -139,7 +139,6 @@ class ReferenceCanceller:
         self._mic = np.zeros(int(1.0 * rate))  # the last second of microphone samples
         self._mic_end = 0
         self._coarse: collections.deque[float] = collections.deque(maxlen=25)
-        self._coarse_used: float | None = None
         self.offset: int | None = None
         """far index - mic index of the echo path's start (None until estimated)."""
         self._next_estimate = 0
@@ -233,16 +232,8 @@ class ReferenceCanceller:
 
     def _track_coarse(self, at: float) -> None:
         far_index = self._far_index_at(at)
-        if far_index is None:
-            return
-        self._coarse.append(far_index - self._mic_end)
-        if self._coarse_used is not None and len(self._coarse) >= 5:
-            moved = abs(float(np.median(self._coarse)) - self._coarse_used)
-            if moved > 0.05 * self.rate:  # a stream was reopened: the counters no longer line up
-                self.offset = None
-                self._coarse_used = None
-                self._fdaf.reset()
-                self.converged, self._good_samples, self._window = False, 0, [0.0, 0.0]
+        if far_index is not None:
+            self._coarse.append(far_index - self._mic_end)
 
     def _estimate_delay(self) -> None:
         """Cross-correlate the last second of microphone with the far end around the coarse offset."""
@@ -270,14 +261,16 @@ class ReferenceCanceller:
             return
         offset = lo + k + self.settings.pre_taps
         self.estimates += 1
-        if self.offset is None:
+        # Only the cross-correlation moves the alignment: the time stamps jitter by tens of ms when the
+        # loop is busy, which must not cost the learnt filter. A move beyond the filter's length (a stream
+        # was reopened) starts learning afresh; a smaller one shifts what was learnt.
+        if self.offset is None or abs(offset - self.offset) >= self.settings.block * self.settings.partitions:
             self.offset = offset
-            self._coarse_used = coarse
             self._fdaf.reset()
+            self.converged, self._good_samples, self._window = False, 0, [0.0, 0.0]
         elif abs(offset - self.offset) > self.settings.pre_taps // 2:
             self._fdaf.shift(offset - self.offset)
             self.offset = offset
-            self._coarse_used = coarse
 
     def _cancel(self, mic: np.ndarray, start: int) -> np.ndarray:
         assert self.offset is not None

@@ -29,12 +29,14 @@ def echo_of(far16: np.ndarray, delay: int, drift_ppm: float = 0.0, gain: float =
 
 
 def run(far22: np.ndarray, mic: np.ndarray, lag_s: float, canceller: ReferenceCanceller | None = None,
-        seed: int = 1, t0: float = 0.0) -> tuple[np.ndarray, ReferenceCanceller]:
+        seed: int = 1, t0: float = 0.0, late: tuple[float, float, float] | None = None,
+        ) -> tuple[np.ndarray, ReferenceCanceller]:
     """Feed ``far22`` (player blocks of 20 ms) and ``mic`` (chunks of 40 ms) as the live app does.
 
     The player hands block k to the device at ``t0 + k * 20 ms`` (+-2 ms jitter); microphone chunk j arrives
     ``lag_s`` after its last sample was recorded (+-5 ms jitter): the stamps line the streams up only
-    roughly, the rest is the canceller's cross-correlation.
+    roughly, the rest is the canceller's cross-correlation. ``late`` = (from_s, to_s, by_s): chunks
+    stamped ``by_s`` late in that stretch, as when the loop is too busy to take them at once.
     """
     rng = np.random.default_rng(seed)
     aec = canceller or ReferenceCanceller()
@@ -44,6 +46,8 @@ def run(far22: np.ndarray, mic: np.ndarray, lag_s: float, canceller: ReferenceCa
     out, fi = [], 0
     for j in range(mic.size // chunk):
         at = t0 + (j + 1) * chunk / RATE + lag_s + rng.uniform(-0.005, 0.005)
+        if late is not None and late[0] <= (j + 1) * chunk / RATE < late[1]:
+            at += late[2]
         while fi < len(far_blocks) and far_blocks[fi][0] <= at:
             aec.far(far_blocks[fi][1], PLAYER_RATE, far_blocks[fi][0])
             fi += 1
@@ -103,6 +107,18 @@ def test_a_reopened_stream_is_lined_up_again(coach) -> None:
     assert aec.offset is not None and aec.offset != first
     tail = slice(int(2.5 * RATE), echo.size - RATE)
     assert db(echo[tail]) - db(out2[tail]) > 25
+
+
+def test_late_stamps_do_not_cost_what_was_learnt(coach) -> None:
+    """The loop is busy for 2 s and stamps the microphone's chunks 0.2 s late: the alignment stays, the
+    filter stays converged and the coach stays cancelled."""
+    far22, far16 = coach
+    echo = echo_of(far16, 1500, drift_ppm=60.0)
+    out, aec = run(far22, echo, lag_s=0.03, late=(3.0, 5.0, 0.2))
+    _, steady = run(far22, echo, lag_s=0.03)
+    assert aec.converged and aec.offset == steady.offset
+    busy = slice(3 * RATE, 5 * RATE)
+    assert db(echo[busy]) - db(out[busy]) > 30
 
 
 def test_settings_are_frozen() -> None:
