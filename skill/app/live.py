@@ -168,6 +168,7 @@ class LiveLoop:
         self.spotter = BargeInSpotter(matcher, guard) if guard is not None and canceller is not None else None
         self.heard: list[Heard] = []
         self._was_speaking = False
+        self._last_partial = ""
         self._mic_state = "ok"
         self._last_tick = float("-inf")
 
@@ -238,7 +239,12 @@ class LiveLoop:
         ends (``BargeInSpotter.in_partial``), or None."""
         if self.spotter is None or not self._cancelled():
             return None
-        return self.spotter.in_partial(partial, self.clock.now())
+        end = self.spotter.in_partial(partial, self.clock.now())
+        if partial != self._last_partial:
+            self._last_partial = partial
+            found = "" if end is None else f" (a command ends at word {end})"
+            self._log(f"  over the coach: {partial!r}{found}")
+        return end
 
     def _after_chunk(self) -> None:
         """Microphone status and timers, after every chunk (or idle tick)."""
