@@ -8,8 +8,9 @@ audio has been quiet relative to the utterance (``SilenceTracker``: between the 
 level, so it holds at 6 dB SNR) and (d) Vosk's final pass (``FinalResult``) gives the same text. The words
 and confidences are always the final pass's own, so the matcher's confidence check applies. When the final
 pass disagrees, the utterance has still ended there: its own result is returned as at an endpoint (None
-for ``[unk]`` only). After such a cut, anything decoded before a real pause (``TAIL_GAP_S`` of quiet) is
-the rest of the same utterance and is dropped, so one command never gives two results.
+for ``[unk]`` only). After such a cut, anything decoded before a real pause (``TAIL_GAP_S`` of quiet; while
+the coach speaks, ``TAIL_MAX_S`` at most) is the rest of the same utterance and is dropped, so one command
+never gives two results.
 
 vosk 0.3.45 (the version installed) has no endpointer setters (``SetEndpointerMode`` /
 ``SetEndpointerDelays`` came later; libvosk here exports no such symbol), so the endpoint itself can only be
@@ -32,6 +33,7 @@ from audio.protocols import SAMPLE_RATE, Hypothesis, Word
 
 UNK = "[unk]"
 TAIL_GAP_S = 0.3  # a pause this long after an early cut means the next speech is a new utterance
+TAIL_MAX_S = 0.6  # while the coach speaks, the tail of a cut word is over by then, pause or not
 _FLOOR_WINDOW_CHUNKS = 100  # noise floor: a low percentile of the last ~100 chunks' energy
 
 
@@ -131,6 +133,7 @@ class VoskRecognizer:
         self._partial = ""
         self._partial_since = 0
         self._tail_guard = False  # after an early cut, until a real pause: any result is its tail
+        self._cut_at = 0  # samples fed when the last early cut was made
         self.early_commits = 0
         self.urgent: Callable[[str], int | None] | None = None
         """Set by the app while the coach speaks: for a partial holding a barge-in command ("[unk] a that
@@ -174,7 +177,9 @@ class VoskRecognizer:
         """Feed one chunk (20-100 ms of s16le); a Hypothesis when an utterance ended or was committed."""
         quiet = self._silence.update(pcm)
         self._fed += len(pcm) // 2
-        if self._tail_guard and self._silence.quiet_samples >= TAIL_GAP_S * SAMPLE_RATE:
+        over_coach = self.urgent is not None  # no pause may come while the coach talks on
+        if self._tail_guard and (self._silence.quiet_samples >= TAIL_GAP_S * SAMPLE_RATE
+                                 or (over_coach and self._fed - self._cut_at >= TAIL_MAX_S * SAMPLE_RATE)):
             # a real pause after an early cut: whatever Kaldi holds now is the tail; drop it
             self._rec.Reset()
             self._new_round()
@@ -194,10 +199,23 @@ class VoskRecognizer:
                     return self._commit_early(partial)  # the command's last word is over: cut here
             return None
         need = self.early_silence_s * SAMPLE_RATE
-        if (quiet and partial and not self._tail_guard and self._fed - self._partial_since >= need
-                and self._silence.quiet_samples >= need and self._committable(partial)):
+        if not (quiet and partial and not self._tail_guard and self._fed - self._partial_since >= need
+                and self._silence.quiet_samples >= need):
+            return None
+        if self._committable(partial):
             return self._commit_early(partial)
+        if self.urgent is not None:
+            # over the coach's voice a short pause ends what was heard so far (the residue of its voice):
+            # a command said next starts an utterance of its own instead of trailing the residue
+            return self._hypothesis(self._end_utterance(), early=False)
         return None
+
+    def _end_utterance(self) -> dict:
+        """Vosk's final pass over the current utterance, which is then over."""
+        final = json.loads(self._rec.FinalResult())
+        self._rec.Reset()
+        self._new_round()
+        return final
 
     def _committable(self, partial: str) -> bool:
         """A whole command (``is_complete``), or what ``urgent`` asks for."""
@@ -222,10 +240,8 @@ class VoskRecognizer:
         one at Vosk's endpoint (``early`` False), or None when it heard nothing but ``[unk]``. Word
         confidences are always the final pass's own, so the matcher's threshold applies.
         """
-        final = self._hypothesis(json.loads(self._rec.FinalResult()), early=True)
-        self._rec.Reset()
-        self._new_round()
-        self._tail_guard = True
+        final = self._hypothesis(self._end_utterance(), early=True)
+        self._tail_guard, self._cut_at = True, self._fed
         if final is None or all(w == UNK for w in final.text.split()):
             return None
         if final.text != partial:
@@ -235,10 +251,7 @@ class VoskRecognizer:
 
     def flush(self) -> Hypothesis | None:
         """End of stream: the rest of the current utterance, if any words were heard."""
-        hyp = self._guarded(self._hypothesis(json.loads(self._rec.FinalResult()), early=False))
-        self._rec.Reset()
-        self._new_round()
-        return hyp
+        return self._guarded(self._hypothesis(self._end_utterance(), early=False))
 
     def reset(self) -> None:
         """Drop the current utterance (e.g. the coach was speaking)."""
