@@ -28,6 +28,9 @@ import numpy as np
 
 from audio.protocols import SAMPLE_RATE
 
+HISTORY_S = 10.0
+"""How much of the remainder and the modelled echo ``near_end_db`` can look back on."""
+
 DOUBLE_TALK = 0.1
 """A remainder within 10 dB of the modelled echo is the partner talking (the echo's own residue is ~30 dB
 down once the filter has converged): such blocks do not count towards ``converged``."""
@@ -50,12 +53,12 @@ class AecSettings:
     gate_db: float = -15.0
     """Residue below the modelled echo by more than this is silenced."""
     estimate_every_s: float = 0.25
-    min_correlation: float = 0.3
+    min_correlation: float = 0.5
     """A delay estimate is used only when the normalized cross-correlation peak reaches this."""
     converged_db: float = 25.0
-    """``converged`` turns on after a window of the coach's speech cancelled by this much ..."""
-    diverged_db: float = 15.0
-    """... and off again after one cancelled by less than this (the echo path changed)."""
+    """``converged`` turns on after ``converged_windows`` windows in a row of the coach's speech cancelled
+    by this much, and stays on until the streams must be lined up afresh."""
+    converged_windows: int = 2
     converged_s: float = 0.5
     """Window length: seconds of the coach's speech (blocks with the partner talking left out)."""
 
@@ -82,19 +85,23 @@ class _Fdaf:
         self.previous[:] = 0
         self.power[:] = self.delta
 
+    def taps(self) -> np.ndarray:
+        """The foreground filter's impulse response (time domain, ``block * partitions`` taps)."""
+        return np.fft.irfft(self.foreground, axis=1)[:, : self.block].reshape(-1)
+
     def shift(self, samples: int) -> None:
-        """Move the modelled impulse response ``samples`` later (earlier when negative)."""
+        """Move the foreground's impulse response ``samples`` later (earlier when negative); both filters
+        go on from there."""
         b = self.block
-        taps = np.fft.irfft(self.weights, axis=1)[:, :b].reshape(-1)
-        taps = np.roll(taps, samples)
+        taps = np.roll(self.taps(), samples)
         if samples > 0:
             taps[:samples] = 0
         elif samples < 0:
             taps[samples:] = 0
         padded = np.zeros((self.partitions, 2 * b))
         padded[:, :b] = taps.reshape(self.partitions, b)
-        self.weights = np.fft.rfft(padded, axis=1)
-        self.foreground = self.weights.copy()
+        self.foreground = np.fft.rfft(padded, axis=1)
+        self.weights = self.foreground.copy()
 
     def predict(self, far: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Take in the next far-end block; the echo it and the blocks before it make in the microphone,
@@ -141,19 +148,22 @@ class ReferenceCanceller:
         self._coarse: collections.deque[float] = collections.deque(maxlen=25)
         self.offset: int | None = None
         """far index - mic index of the echo path's start (None until estimated)."""
+        self._candidate: int | None = None  # a new offset seen once, waiting to be seen again
         self._next_estimate = 0
         self._fdaf = _Fdaf(s.block, s.partitions, s.step)
         self._pending = np.zeros(0)
-        self._frames: collections.deque[tuple[float, float]] = collections.deque(maxlen=int(30 * rate / 160))
-        self._frames_end = 0  # absolute microphone index after the newest entry of _frames
+        # what was left and the modelled echo for the last HISTORY_S of microphone samples (for near_end_db)
+        self._left = np.zeros(int(HISTORY_S * rate), dtype=np.float32)
+        self._echo = np.zeros(int(HISTORY_S * rate), dtype=np.float32)
         self.echo_energy = 0.0
         self.residue_energy = 0.0
         self.gated_frames = 0
         self.estimates = 0
         self.converged = False
-        """True while the echo is cancelled well (see ``AecSettings.converged_db``): only then is what
-        remains of the coach's voice taken for the partner's words."""
+        """True once the echo has been cancelled well (see ``AecSettings.converged_db``): only then is
+        what remains of the coach's voice looked at for the partner's words."""
         self._good_samples = 0
+        self._good_windows = 0
         self._window = [0.0, 0.0]  # microphone and remaining energy of the current convergence window
         self._levels = [0.0, 0.0, 0.0]  # smoothed microphone, background and foreground remainders
 
@@ -223,9 +233,7 @@ class ReferenceCanceller:
             self._next_estimate = self._mic_end + int(self.settings.estimate_every_s * self.rate)
             self._estimate_delay()
         if self.offset is None:
-            for i in range(0, mic.size - 159, 160):
-                frame = mic[i : i + 160]
-                self._frames.append((float(frame @ frame), 0.0))
+            self._remember(mic, np.zeros(mic.size))
             return pcm
         out = self._cancel(mic, start)
         return np.clip(np.round(out), -32768, 32767).astype("<i2").tobytes()
@@ -261,16 +269,24 @@ class ReferenceCanceller:
             return
         offset = lo + k + self.settings.pre_taps
         self.estimates += 1
+        near = self.settings.pre_taps // 2
+        if self.offset is not None and abs(offset - self.offset) > near:
+            # a move must be seen twice in a row: one estimate can be thrown by the partner talking
+            confirmed = self._candidate is not None and abs(offset - self._candidate) <= near
+            self._candidate = offset
+            if not confirmed:
+                return
+        self._candidate = None
         # Only the cross-correlation moves the alignment: the time stamps jitter by tens of ms when the
-        # loop is busy, which must not cost the learnt filter. A move beyond the filter's length (a stream
-        # was reopened) starts learning afresh; a smaller one shifts what was learnt.
-        if self.offset is None or abs(offset - self.offset) >= self.settings.block * self.settings.partitions:
+        # loop is busy, which must not cost the learnt filter. When the echo moved (the delay drifted, or a
+        # stream lost or was reopened with samples missing), what was learnt keeps its shape: its peak is
+        # moved to where the new alignment puts the echo, and the filter goes on from there.
+        if self.offset is None:
             self.offset = offset
             self._fdaf.reset()
-            self.converged, self._good_samples, self._window = False, 0, [0.0, 0.0]
-        elif abs(offset - self.offset) > self.settings.pre_taps // 2:
-            self._fdaf.shift(offset - self.offset)
+        elif abs(offset - self.offset) > near:
             self.offset = offset
+            self._fdaf.shift(self.settings.pre_taps - int(np.argmax(np.abs(self._fdaf.taps()))))
 
     def _cancel(self, mic: np.ndarray, start: int) -> np.ndarray:
         assert self.offset is not None
@@ -304,20 +320,32 @@ class ReferenceCanceller:
 
     def near_end_db(self, start_s: float, end_s: float) -> float:
         """How loud what is left was against the modelled echo between ``start_s`` and ``end_s`` (seconds of
-        microphone audio processed): about -30 dB for the echo's residue, -10 to +10 dB for the partner
-        talking over the coach; +inf when the coach was not playing then (or it is no longer known)."""
-        frames = list(self._frames)
-        last = self._mic_end // 160
-        first = last - len(frames)
-        lo = max(int(start_s * self.rate) // 160, first) - first
-        hi = min(int(np.ceil(end_s * self.rate / 160)), last) - first
-        if hi <= lo:
+        microphone audio processed), counting only what the echo cannot explain: the part of the remainder
+        that a short filter (+-8 taps) of the modelled echo reproduces is the echo's residue (a delay that
+        drifted), not a person. About -20 to -40 dB for the residue, -8 to 0 dB for the partner talking
+        over the coach; +inf when the coach was not playing then (or it is no longer remembered)."""
+        size = self._left.size
+        a = max(int(start_s * self.rate), self._mic_end - size, 0)
+        b = min(int(np.ceil(end_s * self.rate)), self._mic_end)
+        if b - a < 160:
             return float("inf")
-        left = sum(f[0] for f in frames[lo:hi])
-        echo = sum(f[1] for f in frames[lo:hi])
-        if echo < 1e3 * 160 * (hi - lo) * 0.1:
+        where = np.arange(a, b) % size  # a ring indexed by absolute microphone sample
+        left = self._left[where].astype(np.float64)
+        echo = self._echo[where].astype(np.float64)
+        echo_energy = float(echo @ echo)
+        if echo_energy < 100.0 * echo.size:
             return float("inf")
-        return 10 * float(np.log10(max(left, 1.0) / echo))
+        taps = np.stack([np.roll(echo, k) for k in range(-8, 9)], axis=1)
+        fit, *_ = np.linalg.lstsq(taps, left, rcond=None)
+        unexplained = left - taps @ fit
+        return 10 * float(np.log10(max(float(unexplained @ unexplained), 1.0) / echo_energy))
+
+    def _remember(self, left: np.ndarray, echo: np.ndarray) -> None:
+        """Keep the remainder and the modelled echo of the newest ``left.size`` microphone samples."""
+        n = min(left.size, self._left.size)
+        where = np.arange(self._mic_end - n, self._mic_end) % self._left.size
+        self._left[where] = left[-n:]
+        self._echo[where] = echo[-n:]
 
     def describe(self) -> str:
         """A one-line state for logs: delay, convergence, cancelled so far."""
@@ -341,7 +369,7 @@ class ReferenceCanceller:
             self._fdaf.weights[:] = self._fdaf.foreground
 
     def _note_convergence(self, mic_energy: float, error: np.ndarray) -> None:
-        """Sum the coach's speech over windows of ``converged_s``; each full window sets or clears
+        """Sum the coach's speech over windows of ``converged_s``; enough good windows in a row set
         ``converged``."""
         self._window[0] += mic_energy
         self._window[1] += float(error @ error)
@@ -349,14 +377,14 @@ class ReferenceCanceller:
         if self._good_samples >= self.settings.converged_s * self.rate:
             mic, left = self._window
             cancelled_db = 10 * float(np.log10(max(mic, 1.0) / max(left, 1.0)))
-            if cancelled_db >= self.settings.converged_db:
+            self._good_windows = self._good_windows + 1 if cancelled_db >= self.settings.converged_db else 0
+            if self._good_windows >= self.settings.converged_windows:
                 self.converged = True
-            elif cancelled_db < self.settings.diverged_db:
-                self.converged = False
             self._good_samples, self._window = 0, [0.0, 0.0]
 
     def _gate(self, out: np.ndarray, echo: np.ndarray, frame: int = 160) -> np.ndarray:
         """Silence 10 ms frames that hold only the echo's residue."""
+        self._remember(out, echo)
         ratio = 10 ** (self.settings.gate_db / 10)
         out = out.copy()
         for i in range(0, out.size, frame):
@@ -365,7 +393,6 @@ class ReferenceCanceller:
             ee, ey = float(e @ e), float(y @ y)
             self.residue_energy += ee
             self.echo_energy += ey
-            self._frames.append((ee, ey))
             if ey > 1e3 * e.size and ee < ratio * ey:
                 out[i : i + frame] = 0.0
                 self.gated_frames += 1
