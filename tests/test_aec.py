@@ -10,6 +10,7 @@ import soxr
 
 from audio.aec import AecSettings, ReferenceCanceller
 from audio.tts_player import resample
+from skill.app.live import NEAR_END_MIN_DB
 from tests.speech_fixtures import speech
 
 RATE = 16000
@@ -105,6 +106,7 @@ def test_a_reopened_stream_is_lined_up_again(coach) -> None:
     seconds = far22.size / PLAYER_RATE
     out2, aec = run(far22, echo, lag_s=0.33, canceller=aec, t0=seconds)
     assert aec.offset is not None and aec.offset != first
+    assert aec.converged, "what was learnt is kept, moved to the new alignment"
     tail = slice(int(2.5 * RATE), echo.size - RATE)
     assert db(echo[tail]) - db(out2[tail]) > 25
 
@@ -119,6 +121,24 @@ def test_late_stamps_do_not_cost_what_was_learnt(coach) -> None:
     assert aec.converged and aec.offset == steady.offset
     busy = slice(3 * RATE, 5 * RATE)
     assert db(echo[busy]) - db(out[busy]) > 30
+
+
+def test_near_end_level_tells_the_partner_from_the_residue(coach) -> None:
+    """A 2-sample jump of the echo path leaves a loud residue for a moment: it is explained by the modelled
+    echo and measures well below the live loop's threshold, the partner's words well above it."""
+    far22, far16 = coach
+    jump = 4 * RATE
+    echo = echo_of(far16, 800)
+    echo[jump:] = echo_of(far16, 802)[jump:echo.size]
+    partner = np.zeros(echo.size)
+    words = speech("stop").astype(np.float64) / 2
+    at = 6 * RATE
+    partner[at:at + words.size] = words
+    _, aec = run(far22, echo + partner, lag_s=0.03)
+    assert aec.converged
+    residue = aec.near_end_db(4.0, 4.3)
+    said = aec.near_end_db(6.0, 6.0 + words.size / RATE)
+    assert residue < NEAR_END_MIN_DB - 3 and said > NEAR_END_MIN_DB + 3, (residue, said)
 
 
 def test_settings_are_frozen() -> None:
