@@ -208,12 +208,6 @@ def test_never_hears_itself(outcomes: dict) -> None:
     check(outcomes, "never_hears_itself")
 
 
-BARGE_IN_FLAKY = ("barge-in over the coach now works through the app's echo canceller (passed 7 of 8 local "
-                  "runs) but still misses a command now and then in CI (seen once: 'that hurts' not acted "
-                  "on); remove this mark once it holds in CI")
-
-
-@pytest.mark.xfail(reason=BARGE_IN_FLAKY, strict=False)
 def test_barge_in(outcomes: dict) -> None:
     check(outcomes, "barge_in")
 
